@@ -1,0 +1,1 @@
+"""CODE's four MCP servers and the `code-mcp` command line."""

@@ -1,0 +1,18 @@
+"""Who is calling: the identity every tool call runs as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AuthMethod = Literal["local", "api_key", "jwt", "anonymous"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The caller of a tool: a subject, the role the policy knows it by, and how it proved it."""
+
+    subject: str
+    role: str
+    method: AuthMethod
+    scopes: frozenset[str] = field(default_factory=frozenset)
