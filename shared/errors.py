@@ -1,15 +1,15 @@
 """The three error planes every CODE tool speaks.
 
-    ToolError (SDK)              expected failure: `is_error=True`, message shown to the model
-     └── ToolFailure             ours; the message says what to do next
-          ├── InvalidArgument    the model passed something it can fix
-          ├── NotFound           the named object does not exist
-          ├── PermissionDenied   the caller's role or the policy does not allow it
-          ├── RateLimited        a quota is exhausted; carries retry_after_ms
-          └── UpstreamUnavailable  the backend (Docker, Kubernetes, Prometheus, a provider) failed
-    ProtocolError (= MCPError)   the request is invalid whatever the model does
-    any other exception          a bug: the model sees only "tool failed", the log has the traceback
-    ConfigError                  raised at startup, never during a call
+ToolError (SDK)              expected failure: `is_error=True`, message shown to the model
+ └── ToolFailure             ours; the message says what to do next
+      ├── InvalidArgument    the model passed something it can fix
+      ├── NotFound           the named object does not exist
+      ├── PermissionDenied   the caller's role or the policy does not allow it
+      ├── RateLimited        a quota is exhausted; carries retry_after_ms
+      └── UpstreamUnavailable  the backend (Docker, Kubernetes, Prometheus, a provider) failed
+ProtocolError (= MCPError)   the request is invalid whatever the model does
+any other exception          a bug: the model sees only "tool failed", the log has the traceback
+ConfigError                  raised at startup, never during a call
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""The error planes, the identity record, and the public names of the pure modules."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import FrozenInstanceError
+
+import pytest
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+
+from shared.errors import (
+    ConfigError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    RateLimited,
+    ToolFailure,
+    UpstreamUnavailable,
+)
+from shared.identity import Identity
+
+
+@pytest.mark.parametrize("cls", [InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable])
+def test_expected_failures_are_tool_errors_the_model_sees(cls: type[ToolFailure]) -> None:
+    error = cls("do this instead")
+    assert isinstance(error, ToolFailure) and isinstance(error, ToolError)
+    assert str(error) == "do this instead"
+
+
+def test_rate_limited_carries_when_to_retry() -> None:
+    error = RateLimited("slow down", retry_after_ms=1500, rule="identity")
+    assert isinstance(error, ToolFailure)
+    assert (error.retry_after_ms, error.rule) == (1500, "identity")
+
+
+def test_protocol_and_config_errors_are_other_planes() -> None:
+    assert ProtocolError is MCPError
+    assert not issubclass(ConfigError, ToolError)
+    assert not issubclass(ProtocolError, ToolError)
+
+
+def test_identity_is_immutable_and_hashable() -> None:
+    who = Identity("alice", "viewer", "local")
+    assert who.scopes == frozenset()
+    with pytest.raises(FrozenInstanceError):
+        who.role = "admin"  # type: ignore[misc]
+    assert {who, Identity("alice", "viewer", "local")} == {who}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "shared.audit",
+        "shared.config",
+        "shared.errors",
+        "shared.logging",
+        "shared.output",
+        "shared.policy",
+        "shared.urls",
+        "shared.validation",
+    ],
+)
+def test_all_lists_exactly_the_public_names(module: str) -> None:
+    mod = importlib.import_module(module)
+    exported = set(mod.__all__)
+    for name in exported:
+        assert hasattr(mod, name), f"{module}.__all__ names missing {name}"
+    public = {
+        name
+        for name, value in vars(mod).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", None) == module
+        and (callable(value) or isinstance(value, type))
+    }
+    assert public <= exported, f"{module} defines public names not in __all__: {sorted(public - exported)}"
