@@ -1,0 +1,1 @@
+"""The monitoring server: Prometheus queries, alerts, endpoint health, host and suite metrics."""
