@@ -1,6 +1,20 @@
 """Type stubs for the compiled `rust_core._native` module (checked with mypy.stubtest)."""
 
+from collections.abc import Sequence
 from typing import final
+
+__all__ = [
+    "Claim",
+    "Cluster",
+    "ConsensusReport",
+    "Decision",
+    "Quota",
+    "RateLimiter",
+    "__version__",
+    "consensus",
+    "fleiss_kappa",
+    "text_similarity",
+]
 
 __version__: str
 
@@ -8,11 +22,16 @@ __version__: str
 class Quota:
     """A GCRA quota: `rate` cells per `period_s` seconds, at most `burst` cells at once.
 
+    The emission interval (period / rate) is rounded up to whole nanoseconds, so the limiter
+    never admits more than the nominal rate.
+
     Raises:
-        ValueError: rate or period not finite and > 0, or burst < 1.
+        ValueError: rate or period not finite and > 0, burst < 1, an emission interval below
+            1 ns or a burst window beyond ~146 years.
+        OverflowError: burst outside the 64-bit integer range.
     """
 
-    def __init__(self, rate: float, burst: int, period_s: float = 1.0) -> None: ...
+    def __new__(cls, rate: float, burst: int, period_s: float = 1.0) -> Quota: ...
     @property
     def rate(self) -> float: ...
     @property
@@ -55,24 +74,37 @@ class RateLimiter:
             (fail closed) rather than letting a refused key reset itself by eviction.
     """
 
-    def __init__(self, max_keys: int = 100_000) -> None: ...
+    def __new__(cls, max_keys: int = 100_000) -> RateLimiter: ...
     def set_rule(self, name: str, quota: Quota) -> None:
         """Add or replace a rule. Replacing keeps existing key state."""
     def rules(self) -> list[str]: ...
     def check(self, rule: str, key: str, cost: int = 1, now_ns: int | None = None) -> Decision:
         """Check and, if allowed, charge `cost` cells to (rule, key).
 
+        `now_ns` is a monotonic clock in nanoseconds (default: the process's monotonic clock);
+        pass it only to make tests deterministic, and never mix it with the default clock.
+
         Raises:
             ValueError: unknown rule; cost < 1; cost greater than the rule's burst (it could
-                never be admitted); negative now_ns.
+                never be admitted); negative now_ns. UnicodeEncodeError (a ValueError) for
+                strings with lone surrogates.
+            OverflowError: cost or now_ns outside the 64-bit integer range.
         """
-    def check_all(self, checks: list[tuple[str, str]], cost: int = 1, now_ns: int | None = None) -> Decision:
+    def check_all(
+        self, checks: Sequence[tuple[str, str]], cost: int = 1, now_ns: int | None = None
+    ) -> Decision:
         """Atomic multi-rule check: all (rule, key) pairs admit and all are charged, or none is.
 
-        The decision names the first refusing (rule, key); `remaining` is the minimum over pairs.
+        The decision names the first refusing (rule, key); `remaining` is the minimum over pairs
+        and `reset_after_ms` the maximum. A pair listed twice is charged twice. When the key
+        table is full of keys that still owe, a check needing a new key is refused (fail closed)
+        and names the first new pair. Accepts any sequence of (rule, key) tuples.
         """
     def peek(self, rule: str, key: str, now_ns: int | None = None) -> Decision:
-        """What `check(rule, key, 1)` would answer, without charging."""
+        """What `check(rule, key, 1)` would answer, without charging or tracking the key.
+
+        It does not consider whether the key table has room for a new key.
+        """
     def __len__(self) -> int:
         """Number of (rule, key) states currently tracked."""
     @property
@@ -129,28 +161,38 @@ class ConsensusReport:
         """Claims made by one answer only (when there are >= 3 answers)."""
 
 def consensus(
-    answers: list[str],
+    answers: Sequence[str],
     *,
-    weights: list[float] | None = None,
-    verdicts: list[str | None] | None = None,
-    embeddings: list[list[float]] | None = None,
-    agreement: list[list[float]] | None = None,
+    weights: Sequence[float] | None = None,
+    verdicts: Sequence[str | None] | None = None,
+    embeddings: Sequence[Sequence[float]] | None = None,
+    agreement: Sequence[Sequence[float]] | None = None,
     threshold: float | None = None,
 ) -> ConsensusReport:
     """Cluster answers by conclusion and measure the consensus.
 
-    Signal precedence: an agreement matrix, else verdicts (blended with the text), else
-    embeddings, else text. Deterministic and invariant to the order of the answers.
+    Signal precedence: an agreement matrix, else verdicts (blended with the text, or with the
+    embeddings when given), else embeddings, else text. A `None` verdict is unknown: pairs with
+    that answer use the body similarity. Verdicts that both affirm (or both negate) agree at
+    least 0.5; opposite votes never agree. Deterministic and invariant to the order of the
+    answers (up to exact ties between indistinguishable answers).
+
+    Default thresholds (chosen on tests/fixtures/answer_groups.json, see the README): text
+    0.15, verdicts 0.05, embeddings 0.80, agreement 0.5. At most 256 answers and 64 MiB of text.
+    Key points and dissent use at most max(3, 160 / N) sentences per answer (its first ones
+    and its last one).
 
     Raises:
-        ValueError: mismatched lengths, negative or non-finite weights, a non-square or
-            non-finite agreement matrix, embeddings of unequal dimension, threshold outside [0, 1].
+        ValueError: mismatched lengths, negative or non-finite weights (or all zero), a
+            non-square agreement matrix or one with values outside [0, 1], embeddings of
+            unequal dimension or non-finite values, threshold outside [0, 1], too many answers
+            or too much text. UnicodeEncodeError (a ValueError) for lone surrogates.
     """
 
 def text_similarity(a: str, b: str) -> float:
     """The lexical, negation-aware similarity used by `consensus` for two texts, in [0, 1]."""
 
-def fleiss_kappa(counts: list[list[int]]) -> float:
+def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float:
     """Fleiss' kappa for `counts[subject][category]` (each row the same number of raters >= 2).
 
     Raises:
