@@ -1,0 +1,143 @@
+"""Rate limits on the Rust limiter: nested quotas on tool calls, and a limiter for outbound calls.
+
+Tool calls are checked atomically against four nested rules — global ⊇ identity ⊇ tool ⊇
+(identity, tool) — weighted by the tool's cost: either every rule admits and all are charged, or
+the call is refused naming the first rule that refused and when to retry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio
+
+from rust_core import Decision, Quota, RateLimiter
+from shared.errors import ConfigError, RateLimited
+from shared.identity import Identity
+
+__all__ = ["RULES", "CallLimiter", "OutboundLimiter", "QuotaSpec", "caller_key", "retry_after_seconds"]
+
+RULES = ("global", "identity", "tool", "identity_tool")
+"""The nested tool-call rules, outermost first."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSpec:
+    """`rate` calls per `period_s` seconds with bursts of up to `burst`."""
+
+    rate: float
+    burst: int
+    period_s: float = 1.0
+
+    def quota(self) -> Quota:
+        try:
+            return Quota(self.rate, self.burst, self.period_s)
+        except ValueError as exc:
+            raise ConfigError(f"rate limit quota {self}: {exc}") from exc
+
+
+def caller_key(identity: Identity) -> str:
+    """The rate-limit key of a caller: one bucket per (how it authenticated, subject)."""
+    return f"{identity.method}:{identity.subject}"
+
+
+def retry_after_seconds(retry_after_ms: int) -> int:
+    """The `Retry-After` header value (whole seconds, at least 1) for a refusal."""
+    return max(1, math.ceil(retry_after_ms / 1000))
+
+
+class CallLimiter:
+    """The four nested tool-call rules on one Rust `RateLimiter`; a rule set to None is unlimited."""
+
+    def __init__(self, quotas: Mapping[str, QuotaSpec | None], *, max_keys: int = 100_000) -> None:
+        unknown = set(quotas) - set(RULES)
+        if unknown:
+            raise ConfigError(f"limits: unknown rules {sorted(unknown)}; known: {list(RULES)}")
+        self._limiter = RateLimiter(max_keys)
+        self._bursts: dict[str, int] = {}
+        for rule in RULES:
+            spec = quotas.get(rule)
+            if spec is not None:
+                self._limiter.set_rule(rule, spec.quota())
+                self._bursts[rule] = spec.burst
+
+    @property
+    def max_cost(self) -> int | None:
+        """The largest cost any call can ever be admitted with (None: unlimited)."""
+        return min(self._bursts.values()) if self._bursts else None
+
+    def validate_cost(self, tool: str, cost: int) -> None:
+        """Refuse at registration a cost no quota could ever admit."""
+        if cost < 1:
+            raise ConfigError(f"tool {tool}: cost must be >= 1")
+        ceiling = self.max_cost
+        if ceiling is not None and cost > ceiling:
+            raise ConfigError(
+                f"tool {tool}: cost {cost} exceeds the smallest burst ({ceiling}); raise [limits]"
+            )
+
+    def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Decision | None:
+        """Charge one call to every rule; None when admitted, else the refusing decision."""
+        if not self._bursts:
+            return None
+        tool_key = f"{server}/{tool}"
+        keys = {
+            "global": "*",
+            "identity": subject,
+            "tool": tool_key,
+            "identity_tool": f"{subject}|{tool_key}",
+        }
+        checks = [(rule, keys[rule]) for rule in RULES if rule in self._bursts]
+        decision = self._limiter.check_all(checks, cost)
+        return None if decision.allowed else decision
+
+    def peek_caller(self, subject: str) -> Decision | None:
+        """Whether the caller's own quotas (global, identity) are exhausted, without charging."""
+        for rule, key in (("global", "*"), ("identity", subject)):
+            if rule in self._bursts:
+                decision = self._limiter.peek(rule, key)
+                if not decision.allowed:
+                    return decision
+        return None
+
+    def __len__(self) -> int:
+        return len(self._limiter)
+
+
+class OutboundLimiter:
+    """Pace calls a server makes to an upstream (LLM providers, APIs) on the Rust limiter.
+
+    `await limiter.acquire(key, cost)` waits until the call may go; `try_acquire` refuses instead.
+    """
+
+    def __init__(self, rate: float, burst: int, *, period_s: float = 1.0, max_keys: int = 10_000) -> None:
+        self._limiter = RateLimiter(max_keys)
+        self._limiter.set_rule("outbound", QuotaSpec(rate, burst, period_s).quota())
+        self.burst = burst
+
+    def try_acquire(self, key: str, cost: int = 1) -> None:
+        """Take `cost` cells now or raise `RateLimited` saying when to retry."""
+        decision = self._limiter.check("outbound", key, self._cost(cost))
+        if not decision.allowed:
+            raise RateLimited(
+                f"outbound quota for {key!r} exhausted; retry in {decision.retry_after_ms} ms",
+                retry_after_ms=decision.retry_after_ms,
+                rule="outbound",
+            )
+
+    async def acquire(self, key: str, cost: int = 1, *, max_wait_s: float = 60.0) -> None:
+        """Wait (at most `max_wait_s`) until `cost` cells can be taken for `key`, then take them."""
+        cost = self._cost(cost)
+        with anyio.fail_after(max_wait_s):
+            while True:
+                decision = self._limiter.check("outbound", key, cost)
+                if decision.allowed:
+                    return
+                await anyio.sleep(decision.retry_after_ms / 1000)
+
+    def _cost(self, cost: int) -> int:
+        if not 1 <= cost <= self.burst:
+            raise ValueError(f"cost must be between 1 and the burst ({self.burst}), got {cost}")
+        return cost

@@ -1,0 +1,28 @@
+"""Fixtures shared by every test: the anyio backend and the `connect` fixture (all transports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.connect import TRANSPORTS, Connector, TransportName
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=TRANSPORTS)
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
+    """Runs the test once per transport: memory, stdio, sse, http (see tests/support/connect.py)."""
+    transport: TransportName = request.param
+    return Connector(transport, tmp_path)
+
+
+@pytest.fixture(params=["sse", "http"])
+def http_connect(request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
+    """Like `connect`, for behaviour only the HTTP transports have (auth, 429, /metrics)."""
+    transport: TransportName = request.param
+    return Connector(transport, tmp_path)
