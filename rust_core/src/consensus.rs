@@ -505,7 +505,11 @@ fn text_matrix(answers: &[&str], analysed: &[Vec<Sentence<'_>>]) -> Vec<Vec<f64>
 
 fn blend_verdicts(verdicts: &[Option<&str>], body: &[Vec<f64>]) -> Vec<Vec<f64>> {
     // A missing verdict is treated as unknown (its pairs fall back to the body), not guessed.
-    let lines: Vec<&str> = verdicts.iter().map(|v| v.unwrap_or("")).collect();
+    let framed: Vec<String> = verdicts
+        .iter()
+        .map(|v| v.map_or_else(String::new, text::strip_framing))
+        .collect();
+    let lines: Vec<&str> = framed.iter().map(String::as_str).collect();
     let words: Vec<Vec<u64>> = lines.iter().map(|l| text::word_features(l)).collect();
     let mut stances: Vec<i8> = words.iter().map(|w| text::stance(w)).collect();
     // When most stated verdicts are explicit votes, the question was a yes/no one, and a
