@@ -54,7 +54,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
         try:
             if check():
                 return
-        except Exception:  # noqa: S112 - the service is still starting
+        except Exception:  # noqa: S110 - the service is still starting
             pass
         time.sleep(interval)
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
