@@ -1,0 +1,1 @@
+"""The deployment server: Docker and Kubernetes, safe by default, plan → apply for changes."""
