@@ -1,0 +1,1 @@
+"""The security-scan server: offline scanning with normalised, paged findings."""

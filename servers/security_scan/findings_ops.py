@@ -1,0 +1,183 @@
+"""Turn raw scanner output into normalised findings: stable fingerprints, redacted snippets, suppressions."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from servers.security_scan.models import Finding
+from servers.security_scan.scanner_specs import RawFinding
+
+SNIPPET_CHARS = 200
+_SPACE = re.compile(r"\s+")
+_SECRET_PATTERNS = (
+    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*", re.S),
+    re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),
+    re.compile(r"(?i)\b(bearer)\s+[\w.~+/-]{8,}=*"),
+    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[\w-]{10,}|sk-[A-Za-z0-9_-]{20,})"),
+    re.compile(
+        r"(?i)((?:password|passwd|secret|token|api_?key|access_?key)\w*\s*[:=]\s*)(['\"]?)[^\s'\"]{4,}\2"
+    ),
+)
+_QUOTED = re.compile(r"(['\"])(?:(?!\1).){4,}\1")
+_ASSIGNED = re.compile(r"([:=]\s*)[\w+/.~=-]{8,}")
+MASK = "***REDACTED***"
+
+
+def redact(text: str, *, secret_line: bool = False) -> str:
+    """Mask anything that looks like a secret; on a line a secret scanner flagged, mask every value."""
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups >= 2:
+            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
+        elif pattern.groups == 1:
+            text = pattern.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        else:
+            text = pattern.sub(MASK, text)
+    if secret_line:
+        text = _QUOTED.sub(lambda m: f"{m.group(1)}{MASK}{m.group(1)}", text)
+        text = _ASSIGNED.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return text
+
+
+def normalise_text(line: str) -> str:
+    return _SPACE.sub(" ", line).strip()
+
+
+def fingerprint(scanner: str, rule_id: str, rel: str, context: str, occurrence: int) -> str:
+    """Independent of line numbers: the same issue in the same file keeps its id when code moves."""
+    key = "\0".join((scanner, rule_id, rel, context, str(occurrence)))
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self._cache: dict[Path, list[str]] = {}
+
+    def get(self, path: Path) -> list[str]:
+        if path not in self._cache:
+            try:
+                self._cache[path] = path.read_text("utf-8", "replace").splitlines()
+            except OSError:
+                self._cache[path] = []
+        return self._cache[path]
+
+
+def normalise(scanner: str, raws: Iterable[RawFinding], files: dict[str, tuple[Path, str]]) -> list[Finding]:
+    """Map raw findings of one scanner onto `Finding`s.
+
+    Args:
+        scanner: scanner name.
+        raws: its raw findings.
+        files: every path spelling the scanner may report (absolute path) -> (real path, relative path).
+    """
+    lines = _Lines()
+    staged: list[tuple[RawFinding, str, int, str]] = []
+    for raw in raws:
+        entry = files.get(raw.path)
+        if entry is None:
+            continue  # a file the scan did not hand over (cannot happen with explicit file lists)
+        path, rel = entry
+        text = lines.get(path)
+        line = raw.line
+        if raw.locate and raw.end_line >= raw.line:
+            pattern = re.compile(raw.locate)
+            for n in range(max(raw.line, 1), min(raw.end_line, len(text)) + 1):
+                if pattern.search(text[n - 1]):
+                    line = n
+                    break
+        source_line = text[line - 1] if 0 < line <= len(text) else ""
+        staged.append((raw, rel, line, source_line))
+    staged.sort(key=lambda s: (s[1], s[2], s[0].rule_id))
+    seen: Counter[tuple[str, str, str]] = Counter()
+    out = []
+    for raw, rel, line, source_line in staged:
+        context = raw.context if raw.context else normalise_text(source_line)
+        seen[(raw.rule_id, rel, context)] += 1
+        snippet = redact(normalise_text(source_line), secret_line=raw.category == "secrets")
+        out.append(
+            Finding(
+                id=fingerprint(scanner, raw.rule_id, rel, context, seen[(raw.rule_id, rel, context)]),
+                scanner=scanner,
+                rule_id=raw.rule_id,
+                severity=raw.severity
+                if raw.severity in ("info", "low", "medium", "high", "critical")
+                else "low",
+                category=raw.category,
+                cwe=list(raw.cwe),
+                path=rel,
+                line=line,
+                message=redact(raw.message),
+                snippet=snippet[:SNIPPET_CHARS],
+                fix_hint=raw.fix_hint,
+                help_url=raw.help_url,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    reason: str
+    rule: str | None = None
+    fingerprint: str | None = None
+    path: str | None = None
+
+    def covers(self, finding: Finding) -> bool:
+        if self.fingerprint is not None:
+            return finding.id == self.fingerprint
+        if self.path is not None and not fnmatch.fnmatchcase(finding.path, self.path):
+            return False
+        return self.rule in ("*", finding.rule_id)
+
+
+def load_suppressions(file: Path) -> tuple[list[Suppression], list[str]]:
+    """Read `[[suppress]]` entries; entries without a reason (or without rule/fingerprint) are rejected."""
+    if not file.is_file():
+        return [], []
+    try:
+        data = tomllib.loads(file.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return [], [f"{file.name}: cannot be read as TOML ({exc}); no suppression applied"]
+    rules, errors = [], []
+    entries = data.get("suppress", [])
+    if not isinstance(entries, list):
+        return [], [f"{file.name}: 'suppress' must be an array of tables ([[suppress]])"]
+    for n, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            errors.append(f"entry {n}: not a table")
+            continue
+        reason = str(entry.get("reason", "")).strip()
+        rule, fp, path = entry.get("rule"), entry.get("fingerprint"), entry.get("path")
+        if not reason:
+            errors.append(f"entry {n}: a reason is required; entry ignored")
+        elif not rule and not fp:
+            errors.append(f"entry {n}: give a rule or a fingerprint; entry ignored")
+        elif rule == "*" and not path:
+            errors.append(f"entry {n}: rule '*' needs a path glob; entry ignored")
+        else:
+            rules.append(
+                Suppression(
+                    reason=reason,
+                    rule=str(rule) if rule else None,
+                    fingerprint=str(fp) if fp else None,
+                    path=str(path) if path else None,
+                )
+            )
+    return rules, errors
+
+
+def apply_suppressions(findings: list[Finding], rules: list[Suppression]) -> list[Finding]:
+    out = []
+    for f in findings:
+        match = next((r for r in rules if r.covers(f)), None)
+        out.append(
+            f.model_copy(update={"suppressed": True, "suppression_reason": match.reason}) if match else f
+        )
+    return out

@@ -1,0 +1,165 @@
+"""Inputs and outputs of the security-scan tools; descriptions are written for the model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+ScannerName = Literal[
+    "bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies"
+]
+ScannerStatus = Literal["ran", "cached", "no_files", "unavailable", "failed", "timed_out", "cancelled"]
+
+
+def at_least(severity: str, minimum: str | None) -> bool:
+    """True when `severity` is `minimum` or worse (no minimum: always)."""
+    return minimum is None or SEVERITY_ORDER[severity] >= SEVERITY_ORDER[minimum]
+
+
+class Finding(BaseModel):
+    """One normalised issue found by a scanner."""
+
+    id: str = Field(description="Stable fingerprint: same issue, same id across runs and line shifts.")
+    scanner: str = Field(description="Scanner that reported it.")
+    rule_id: str = Field(description="Scanner's rule or check id, e.g. B602, CKV_K8S_16, DL3007, SC2086.")
+    severity: Severity = Field(description="Normalised severity: info < low < medium < high < critical.")
+    category: str = Field(description="Kind of issue: injection, crypto, secrets, container, kubernetes, ...")
+    cwe: list[str] = Field(default_factory=list, description="CWE ids where known, e.g. CWE-78.")
+    path: str = Field(description="File path relative to the scanned root.")
+    line: int = Field(description="1-based line of the issue (0 when the issue is about the whole file).")
+    message: str = Field(description="What is wrong.")
+    snippet: str = Field(default="", description="The offending line, with any secret redacted.")
+    fix_hint: str = Field(default="", description="How to fix it.")
+    help_url: str | None = Field(default=None, description="Documentation of the rule.")
+    suppressed: bool = Field(default=False, description="True when the project's suppression file covers it.")
+    suppression_reason: str | None = Field(default=None, description="Reason given in the suppression file.")
+
+
+class ScannerRun(BaseModel):
+    """How one scanner fared in a scan."""
+
+    name: str
+    status: ScannerStatus = Field(
+        description="ran, cached (results reused), no_files, unavailable, failed, ..."
+    )
+    version: str | None = None
+    files: int = Field(default=0, description="Files handed to this scanner.")
+    cached_files: int = Field(default=0, description="Files whose results came from the content-hash cache.")
+    findings: int = 0
+    duration_s: float = 0.0
+    detail: str | None = Field(default=None, description="Why it was unavailable or failed.")
+
+
+class ScanSummary(BaseModel):
+    """The outcome of `scan_path`; page through findings with `scan_findings(scan_id)`."""
+
+    scan_id: str = Field(description="Pass to scan_findings, scan_diff, scan_export_sarif.")
+    target: str = Field(description="What was scanned (resolved path).")
+    root: str = Field(description="Directory finding paths are relative to.")
+    duration_s: float
+    files_scanned: int
+    skipped: dict[str, int] = Field(
+        default_factory=dict, description="Files left out, by reason: binary, too_large, symlink_escape, ..."
+    )
+    scanners: list[ScannerRun]
+    total: int = Field(description="Findings at or above min_severity, suppressed ones excluded.")
+    by_severity: dict[str, int] = Field(default_factory=dict)
+    by_scanner: dict[str, int] = Field(default_factory=dict)
+    by_category: dict[str, int] = Field(default_factory=dict)
+    suppressed: int = Field(default=0, description="Findings covered by the suppression file (still listed).")
+    suppression_errors: list[str] = Field(
+        default_factory=list, description="Suppression entries ignored because they are invalid."
+    )
+
+
+class FindingPage(BaseModel):
+    """A page of findings; call again with `cursor=next_cursor` to continue."""
+
+    scan_id: str
+    items: list[Finding]
+    total: int = Field(description="Findings matching the filters, across all pages.")
+    next_cursor: str | None = Field(default=None, description="Cursor for the next page; null at the end.")
+    truncated: bool = False
+    note: str | None = None
+
+
+class FindingDiff(BaseModel):
+    """Findings new, fixed and unchanged between a baseline and a scan (suppressed ones excluded)."""
+
+    scan_id: str
+    baseline: str
+    new: list[Finding] = Field(description="In the scan, not in the baseline (bounded; see new_total).")
+    new_total: int
+    fixed: list[str] = Field(description="Fingerprints in the baseline that the scan no longer reports.")
+    fixed_total: int
+    unchanged_total: int
+    truncated: bool = False
+
+
+class ScannerInfo(BaseModel):
+    """Whether a scanner can run here."""
+
+    name: str
+    available: bool
+    version: str | None = None
+    path: str | None = None
+    detail: str | None = None
+
+
+class ScannerList(BaseModel):
+    """Every scanner the server knows, installed or not."""
+
+    scanners: list[ScannerInfo]
+
+
+class Dependency(BaseModel):
+    """A dependency declared by the project."""
+
+    name: str
+    version: str | None = Field(default=None, description="Pinned or locked version; null when unpinned.")
+    source: str = Field(description="File it was declared in, relative to the scanned root.")
+    line: int = 0
+
+
+class Advisory(BaseModel):
+    """A known vulnerability affecting a pinned dependency."""
+
+    package: str
+    installed_version: str
+    affected: str = Field(description="Affected version range, e.g. '<2.10.1'.")
+    fixed_versions: list[str] = Field(default_factory=list, description="First versions outside the range.")
+    ids: list[str] = Field(description="Advisory ids: CVE, pyup.io, OSV/GHSA.")
+    summary: str
+    source: str = Field(description="safety-db or the OSV endpoint.")
+    file: str
+    line: int = 0
+
+
+class DependencyReport(BaseModel):
+    """Dependency advisories for a project."""
+
+    path: str
+    files: list[str] = Field(description="Dependency files read.")
+    dependencies: int
+    unpinned: list[str] = Field(default_factory=list, description="Dependencies without a version to check.")
+    advisories: list[Advisory]
+    database: str = Field(description="Advisory sources used and their dates.")
+    truncated: bool = False
+
+
+class SarifReport(BaseModel):
+    """A SARIF 2.1.0 log of a scan."""
+
+    scan_id: str
+    sarif: dict[str, Any] = Field(description="The SARIF 2.1.0 document.")
+
+
+class Sbom(BaseModel):
+    """A CycloneDX 1.5 JSON SBOM of the project's declared dependencies."""
+
+    path: str
+    components: int
+    bom: dict[str, Any] = Field(description="The CycloneDX document.")

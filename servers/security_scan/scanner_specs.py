@@ -1,0 +1,274 @@
+"""The scanners: how each is invoked (argument lists only) and how its JSON becomes raw findings."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from servers.security_scan import rule_catalog as cat
+
+RULES_DIR = Path(__file__).parent / "rules"
+
+
+@dataclass(frozen=True, slots=True)
+class RawFinding:
+    """A finding as one scanner reported it, already on the suite's severity scale."""
+
+    path: str
+    rule_id: str
+    severity: str
+    category: str
+    message: str
+    line: int
+    cwe: tuple[str, ...] = ()
+    fix_hint: str = ""
+    help_url: str | None = None
+    context: str | None = None  # fingerprint context when the line text is not the right one
+    locate: str | None = None  # regex to find the precise line inside [line, end_line]
+    end_line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerSpec:
+    """One external scanner: program name, the files it takes, its command line and its parser."""
+
+    name: str
+    program: str
+    kind: str
+    argv: Callable[[str, Sequence[str], str], list[str]]  # (executable, files, scanned root)
+    parse: Callable[[bytes], list[RawFinding]]
+    version_argv: tuple[str, ...] = ("--version",)
+    ok_codes: frozenset[int] = frozenset({0, 1})
+    env: dict[str, str] = field(default_factory=dict)
+    batch: int = 500  # files per invocation: argument lists far below ARG_MAX, results cached per batch
+
+
+def _json(stdout: bytes) -> Any:
+    text = stdout.decode("utf-8", "replace").strip()
+    if not text:
+        raise ValueError("the scanner printed nothing (it probably crashed)")
+    return json.loads(text)
+
+
+def _cwe(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        m = re.search(r"CWE-(\d+)", str(item)) or re.fullmatch(r"(\d+)", str(item))
+        if m and m.group(1) != "0":
+            out.append(f"CWE-{m.group(1)}")
+    return tuple(dict.fromkeys(out))
+
+
+# -- bandit -------------------------------------------------------------------------------------------------
+def _bandit_argv(exe: str, files: Sequence[str], _root: str) -> list[str]:
+    return [exe, "--format", "json", "--quiet", "--", *files]
+
+
+def _parse_bandit(stdout: bytes) -> list[RawFinding]:
+    out = []
+    for r in _json(stdout).get("results", []):
+        rule = str(r.get("test_id", ""))
+        info = cat.BANDIT.get(rule, cat.RuleInfo())
+        sev = info.severity or str(r.get("issue_severity", "LOW")).lower()
+        if sev == "undefined":
+            sev = "low"
+        out.append(
+            RawFinding(
+                path=str(r["filename"]),
+                rule_id=rule,
+                severity=sev,
+                category=info.category or cat.BANDIT_CATEGORY_BY_PREFIX.get(rule[:2], "misc"),
+                message=str(r.get("issue_text", "")),
+                line=int(r.get("line_number", 0)),
+                cwe=_cwe((r.get("issue_cwe") or {}).get("id")),
+                fix_hint=info.fix or f"See {r.get('more_info', 'the bandit documentation')}.",
+                help_url=r.get("more_info"),
+            )
+        )
+    return out
+
+
+# -- semgrep ------------------------------------------------------------------------------------------------
+def _semgrep_argv(exe: str, files: Sequence[str], _root: str) -> list[str]:
+    return [
+        exe, "scan", "--config", str(RULES_DIR / "python.yml"), "--json", "--metrics=off",
+        "--disable-version-check", "--quiet", "--no-git-ignore", "--", *files,
+    ]  # fmt: skip
+
+
+_SEMGREP_RULE = re.compile(r"(?:^|\.)(code\.[\w.-]+)$")
+
+
+def _parse_semgrep(stdout: bytes) -> list[RawFinding]:
+    out = []
+    for r in _json(stdout).get("results", []):
+        extra = r.get("extra", {})
+        meta = extra.get("metadata", {})
+        m = _SEMGREP_RULE.search(str(r.get("check_id", "")))
+        rule = m.group(1) if m else str(r.get("check_id", ""))
+        sev = meta.get("severity") or cat.SEMGREP_LEVELS.get(str(extra.get("severity")), "low")
+        out.append(
+            RawFinding(
+                path=str(r["path"]),
+                rule_id=rule,
+                severity=sev,
+                category=str(meta.get("category", "misc")),
+                message=str(extra.get("message", "")),
+                line=int(r.get("start", {}).get("line", 0)),
+                cwe=_cwe(meta.get("cwe", [])),
+                fix_hint=str(meta.get("fix", "")),
+            )
+        )
+    return out
+
+
+# -- detect-secrets -----------------------------------------------------------------------------------------
+def _secrets_argv(exe: str, files: Sequence[str], root: str) -> list[str]:
+    # detect-secrets ignores files outside its root (default: the working directory), so name it.
+    return [exe, "-C", root, "scan", "--all-files", *files]
+
+
+def _parse_secrets(stdout: bytes) -> list[RawFinding]:
+    out = []
+    for filename, items in _json(stdout).get("results", {}).items():
+        for r in items:
+            kind = str(r.get("type", "secret"))
+            info = cat.DETECT_SECRETS.get(kind, cat.RuleInfo("high", cwe=("CWE-798",)))
+            out.append(
+                RawFinding(
+                    path=str(filename),
+                    rule_id=kind,
+                    severity=info.severity or "high",
+                    category="secrets",
+                    message=f"Possible hard-coded secret ({kind}).",
+                    line=int(r.get("line_number", 0)),
+                    cwe=info.cwe,
+                    fix_hint=cat.SECRET_FIX,
+                    context=str(r.get("hashed_secret", "")),
+                )
+            )
+    return out
+
+
+# -- checkov ------------------------------------------------------------------------------------------------
+def _checkov_argv(exe: str, files: Sequence[str], _root: str) -> list[str]:
+    argv = [exe, "--output", "json", "--quiet", "--compact", "--skip-download"]
+    argv += ["--framework", "dockerfile", "kubernetes"]
+    for f in files:
+        argv += ["--file", f]
+    return argv
+
+
+def _parse_checkov(stdout: bytes) -> list[RawFinding]:
+    data = _json(stdout)
+    reports = data if isinstance(data, list) else [data]
+    out = []
+    for report in reports:
+        if not isinstance(report, dict):
+            continue
+        for r in report.get("results", {}).get("failed_checks", []):
+            rule = str(r.get("check_id", ""))
+            info = cat.CHECKOV.get(rule, cat.RuleInfo())
+            kind = "container" if report.get("check_type") == "dockerfile" else "kubernetes"
+            first, last = [*(r.get("file_line_range") or []), 0, 0][:2]
+            out.append(
+                RawFinding(
+                    path=str(r.get("file_abs_path") or r.get("file_path")),
+                    rule_id=rule,
+                    severity=info.severity or str(r.get("severity") or "low").lower(),
+                    category=info.category or kind,
+                    message=str(r.get("check_name", "")),
+                    line=int(first),
+                    end_line=int(last),
+                    cwe=info.cwe,
+                    fix_hint=info.fix or "See the checkov policy documentation for this check.",
+                    help_url=r.get("guideline"),
+                    context=str(r.get("resource", "")).rsplit("/", 1)[-1],
+                    locate=info.locate,
+                )
+            )
+    return out
+
+
+# -- hadolint -----------------------------------------------------------------------------------------------
+def _hadolint_argv(exe: str, files: Sequence[str], _root: str) -> list[str]:
+    return [exe, "--format", "json", "--no-fail", "--", *files]
+
+
+def _parse_hadolint(stdout: bytes) -> list[RawFinding]:
+    out = []
+    data = _json(stdout)
+    for r in data if isinstance(data, list) else []:
+        rule = str(r.get("code", ""))
+        info = cat.HADOLINT.get(rule, cat.RuleInfo())
+        out.append(
+            RawFinding(
+                path=str(r.get("file", "")),
+                rule_id=rule,
+                severity=info.severity or cat.HADOLINT_LEVELS.get(str(r.get("level")), "low"),
+                category=info.category or "container",
+                message=str(r.get("message", "")),
+                line=int(r.get("line", 0)),
+                cwe=info.cwe,
+                fix_hint=info.fix or str(r.get("message", "")),
+                help_url=f"https://github.com/hadolint/hadolint/wiki/{rule}"
+                if rule.startswith("DL")
+                else None,
+            )
+        )
+    return out
+
+
+# -- shellcheck ---------------------------------------------------------------------------------------------
+def _shellcheck_argv(exe: str, files: Sequence[str], _root: str) -> list[str]:
+    return [exe, "--format", "json1", "--", *files]
+
+
+def _parse_shellcheck(stdout: bytes) -> list[RawFinding]:
+    out = []
+    for r in _json(stdout).get("comments", []):
+        rule = f"SC{r.get('code')}"
+        info = cat.SHELLCHECK.get(rule, cat.RuleInfo())
+        out.append(
+            RawFinding(
+                path=str(r.get("file", "")),
+                rule_id=rule,
+                severity=info.severity or cat.SHELLCHECK_LEVELS.get(str(r.get("level")), "low"),
+                category=info.category or "shell",
+                message=str(r.get("message", "")),
+                line=int(r.get("line", 0)),
+                cwe=info.cwe,
+                fix_hint=info.fix or str(r.get("message", "")),
+                help_url=f"https://www.shellcheck.net/wiki/{rule}",
+            )
+        )
+    return out
+
+
+SCANNERS: dict[str, ScannerSpec] = {
+    s.name: s
+    for s in (
+        ScannerSpec("bandit", "bandit", "python", _bandit_argv, _parse_bandit),
+        ScannerSpec(
+            "semgrep", "semgrep", "python", _semgrep_argv, _parse_semgrep,
+            env={"SEMGREP_SEND_METRICS": "off", "SEMGREP_ENABLE_VERSION_CHECK": "0"},
+            batch=2000,  # slow to start: few, large batches
+        ),
+        ScannerSpec(
+            "detect-secrets", "detect-secrets", "text", _secrets_argv, _parse_secrets,
+            ok_codes=frozenset({0}), batch=200,
+        ),
+        ScannerSpec(
+            "checkov", "checkov", "iac", _checkov_argv, _parse_checkov,
+            env={"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "ERROR"},
+            batch=500,
+        ),
+        ScannerSpec("hadolint", "hadolint", "dockerfile", _hadolint_argv, _parse_hadolint),
+        ScannerSpec("shellcheck", "shellcheck", "shell", _shellcheck_argv, _parse_shellcheck),
+    )
+}  # fmt: skip

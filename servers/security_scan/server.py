@@ -1,0 +1,200 @@
+"""The security-scan MCP server: wiring only. The logic is in scan_ops and the modules it uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import Field
+
+from servers.security_scan.models import (
+    DependencyReport,
+    Finding,
+    FindingDiff,
+    FindingPage,
+    SarifReport,
+    Sbom,
+    ScannerList,
+    ScannerName,
+    ScanSummary,
+    Severity,
+)
+from servers.security_scan.scan_errors import ScanError, UnknownScan
+from servers.security_scan.scan_ops import ScanEngine
+from servers.security_scan.settings import SecurityScanSettings
+from servers.security_scan.toolchain_ops import Toolchain
+from shared.config import SuiteConfig
+from shared.errors import InvalidArgument, NotFound
+from shared.output import paginate
+from shared.policy import Tier
+from shared.runtime import Runtime
+from shared.toolkit import ServerKit
+
+INSTRUCTIONS = """Scan code, secrets, Dockerfiles, Kubernetes manifests, shell scripts and Python
+dependencies inside the allowed scan roots, fully offline. Start with scan_path (returns a scan id and
+counts), then page through scan_findings (filter by severity, scanner, category or path) and open one
+with scan_finding. scan_diff compares a scan with an earlier one or with a SARIF baseline file;
+scan_export_sarif gives SARIF 2.1.0. scan_dependencies lists known advisories for pinned dependencies,
+scan_sbom a CycloneDX SBOM. scan_scanners_available says which scanners are installed. Findings
+listed in the project's .security-scan.toml suppression file are reported as suppressed."""
+
+ScanId = Annotated[str, Field(description="Scan id returned by scan_path.", min_length=1, max_length=64)]
+MinSeverity = Annotated[
+    Severity | None,
+    Field(description="Only findings at this severity or worse (info<low<medium<high<critical)."),
+]
+ScanPath = Annotated[
+    str,
+    Field(
+        description="File or directory to scan, absolute or relative to the first scan root.", max_length=4096
+    ),
+]
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except UnknownScan as exc:
+        raise NotFound(str(exc)) from None
+    except ScanError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def build_server(
+    config: SuiteConfig, *, runtime: Runtime | None = None, toolchain: Toolchain | None = None, **_: Any
+) -> MCPServer[Any]:
+    """The security-scan server.
+
+    Args:
+        config: the suite configuration; `[security_scan]` configures scanners, cache and limits, and
+            `[policy] scan_roots` the folders that may be scanned.
+        runtime: shared by every server of one process.
+        toolchain: where the scanners are found (tests point it at missing programs).
+    """
+    settings = config.section("security_scan", SecurityScanSettings)
+    engine = ScanEngine(settings, toolchain=toolchain)
+    kit = ServerKit("security-scan", config, runtime, instructions=INSTRUCTIONS)
+    policy, budget = kit.policy, kit.budget
+    osv = settings.osv_url is not None  # the only call that may leave the machine
+
+    @kit.tool(
+        name="scan_path", title="Scan a path", permission="scan:run", tier=Tier.READ, open_world=osv,
+        idempotent=False, cost=5,
+    )  # fmt: skip
+    async def scan_path(
+        path: ScanPath,
+        ctx: Context,
+        scanners: Annotated[
+            list[ScannerName] | None,
+            Field(description="Scanners to run (default: every available one).", max_length=8),
+        ] = None,
+        min_severity: MinSeverity = None,
+    ) -> ScanSummary:
+        """Scan a file or directory with the scanners, concurrently, and return counts and a scan id.
+
+        Reads files only; nothing leaves the machine unless an OSV endpoint is configured. Page through
+        the findings with scan_findings.
+        """
+        target = policy.check_scan_path(path)
+
+        async def progress(done: float, total: float, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        with _domain_errors():
+            return await engine.scan(target, scanners=scanners, min_severity=min_severity, progress=progress)
+
+    @kit.tool(name="scan_findings", title="List scan findings", permission="scan:run", open_world=False)
+    async def scan_findings(
+        scan_id: ScanId,
+        min_severity: MinSeverity = None,
+        scanner: Annotated[ScannerName | None, Field(description="Only this scanner's findings.")] = None,
+        category: Annotated[
+            str | None, Field(description="Only this category (injection, secrets, ...).", max_length=64)
+        ] = None,
+        path_prefix: Annotated[
+            str | None, Field(description="Only files whose relative path starts with this.", max_length=1024)
+        ] = None,
+        include_suppressed: Annotated[bool, Field(description="Also list suppressed findings.")] = False,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
+        limit: Annotated[int | None, Field(description="Findings per page.", ge=1, le=200)] = None,
+    ) -> FindingPage:
+        """Page through a scan's normalised findings, worst first, with optional filters."""
+        with _domain_errors():
+            items = engine.findings(
+                scan_id, min_severity=min_severity, scanner=scanner, category=category,
+                path_prefix=path_prefix, include_suppressed=include_suppressed,
+            )  # fmt: skip
+        scope = f"{scan_id}|{min_severity}|{scanner}|{category}|{path_prefix}|{include_suppressed}"
+        page = paginate(items, cursor=cursor, limit=limit, budget=budget, scope=scope)
+        return FindingPage(
+            scan_id=scan_id, items=page.items, total=len(items), next_cursor=page.next_cursor,
+            truncated=page.truncated, note=page.note,
+        )  # fmt: skip
+
+    @kit.tool(name="scan_finding", title="Show one finding", permission="scan:run", open_world=False)
+    async def scan_finding(
+        finding_id: Annotated[
+            str, Field(description="Finding id (fingerprint) from scan_findings.", max_length=64)
+        ],
+    ) -> Finding:
+        """One finding in full: rule, severity, CWE, location, redacted snippet and fix hint."""
+        with _domain_errors():
+            return engine.finding(finding_id)
+
+    @kit.tool(name="scan_diff", title="Compare with a baseline", permission="scan:run", open_world=False)
+    async def scan_diff(
+        scan_id: ScanId,
+        baseline: Annotated[
+            str,
+            Field(
+                description="An earlier scan id, or the path of a SARIF file exported by scan_export_sarif.",
+                min_length=1,
+                max_length=4096,
+            ),
+        ],
+    ) -> FindingDiff:
+        """Findings new, fixed and unchanged since the baseline (suppressed ones left out)."""
+        baseline_file = None
+        if "/" in baseline or baseline.endswith((".sarif", ".json")):
+            baseline_file = policy.check_scan_path(baseline)
+        with _domain_errors():
+            return engine.diff(scan_id, baseline, baseline_file=baseline_file, limit=budget.max_items)
+
+    @kit.tool(name="scan_export_sarif", title="Export SARIF 2.1.0", permission="scan:run", open_world=False)
+    async def scan_export_sarif(scan_id: ScanId) -> SarifReport:
+        """The scan as a SARIF 2.1.0 log (for code-scanning UIs, or as a baseline for scan_diff)."""
+        with _domain_errors():
+            return SarifReport(scan_id=scan_id, sarif=engine.sarif(scan_id))
+
+    @kit.tool(
+        name="scan_dependencies", title="Dependency advisories", permission="scan:run", open_world=osv,
+        cost=2,
+    )  # fmt: skip
+    async def scan_dependencies(path: ScanPath) -> DependencyReport:
+        """Known advisories for the project's pinned Python dependencies (requirements files,
+        pyproject.toml, poetry.lock, uv.lock, Pipfile.lock) from the local safety-db database and any
+        configured OSV endpoint: installed version, affected range, fixed versions, advisory ids."""
+        target = policy.check_scan_path(path)
+        with _domain_errors():
+            report = await engine.dependencies(target)
+        page = paginate(report.advisories, budget=budget)
+        return report.model_copy(update={"advisories": page.items, "truncated": page.truncated})
+
+    @kit.tool(name="scan_sbom", title="CycloneDX SBOM", permission="scan:run", open_world=False)
+    async def scan_sbom(path: ScanPath) -> Sbom:
+        """A CycloneDX 1.5 JSON SBOM of the dependencies the project declares."""
+        target = policy.check_scan_path(path)
+        with _domain_errors():
+            return await engine.sbom(target)
+
+    @kit.tool(
+        name="scan_scanners_available", title="Available scanners", permission="scan:run", open_world=False
+    )
+    async def scan_scanners_available() -> ScannerList:
+        """Each scanner the server knows, whether it is installed here, its version and path."""
+        return ScannerList(scanners=await engine.toolchain.describe())
+
+    return kit.server

@@ -1,0 +1,75 @@
+"""The `[security_scan]` section of the suite configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+SCANNER_NAMES = ("bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies")
+
+
+class SecurityScanSettings(BaseModel):
+    """How the security-scan server finds its scanners and bounds their work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_paths: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Explicit executable per scanner (bandit, semgrep, detect-secrets, checkov, hadolint, "
+        "shellcheck); otherwise PATH, then the scanners virtualenv.",
+    )
+    scanners_venv: Path | None = Field(
+        default=None,
+        description="Virtualenv holding the scanners; default $CODE_MCP_CACHE/scanners (~/.cache/code-mcp).",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where per-file results are cached by content hash; default $CODE_MCP_CACHE.",
+    )
+    enabled: list[str] = Field(default_factory=lambda: list(SCANNER_NAMES), description="Scanners offered.")
+    scanner_timeout_s: float = Field(default=300.0, gt=0, le=3600, description="Wall-time limit per scanner.")
+    max_file_bytes: int = Field(default=2_000_000, gt=0, description="Larger files are skipped and counted.")
+    max_files: int = Field(default=50_000, gt=0, description="A tree with more files is refused.")
+    max_scans_kept: int = Field(default=32, gt=0, description="Finished scans kept in memory for paging.")
+    suppression_file: str = Field(
+        default=".security-scan.toml", description="Suppression file name looked up at the scanned root."
+    )
+    exclude_dirs: list[str] = Field(
+        default_factory=lambda: [
+            ".git",
+            ".hg",
+            ".svn",
+            ".venv",
+            "venv",
+            "node_modules",
+            "__pycache__",
+            ".mypy_cache",
+            ".pytest_cache",
+            ".ruff_cache",
+            "target",
+            ".tox",
+            "dist",
+            "build",
+        ],
+        description="Directory names never descended into.",
+    )
+    advisory_db: Path | None = Field(
+        default=None, description="safety-db insecure_full.json; default: found in the installed safety-db."
+    )
+    osv_url: HttpUrl | None = Field(
+        default=None, description="Optional OSV-compatible endpoint (POST /v1/query) queried in addition."
+    )
+    osv_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    def cache_root(self) -> Path:
+        """The suite's cache folder ($CODE_MCP_CACHE or ~/.cache/code-mcp), read at call time."""
+        env = os.environ.get("CODE_MCP_CACHE")
+        return Path(env) if env else Path.home() / ".cache" / "code-mcp"
+
+    def resolved_venv(self) -> Path:
+        return self.scanners_venv or self.cache_root() / "scanners"
+
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.cache_root() / "scan-cache"
