@@ -1,0 +1,235 @@
+"""The experts MCP server: wiring only. The logic is in circle_ops, vote_ops and review_ops."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
+
+import httpx
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import Field
+
+from servers.experts.circle_ops import AskRequest, Circle
+from servers.experts.models import CircleReport, ExpertRoster, VoteResult
+from servers.experts.prompts import Stance
+from servers.experts.review_ops import ReviewRequest, review
+from servers.experts.roster import Roster
+from servers.experts.settings import ExpertsSettings, ProviderSettings
+from servers.experts.vote_ops import VoteRequest, vote
+from shared.config import SuiteConfig
+from shared.errors import ToolFailure
+from shared.output import paginate
+from shared.policy import Tier
+from shared.ratelimit import OutboundLimiter
+from shared.runtime import Runtime
+from shared.toolkit import ServerKit
+
+INSTRUCTIONS = """Ask a circle of LLM experts (different providers and models) the same question in
+parallel and get back a measured consensus: the consensus answer, how much the experts agree
+(agreement 0..1, entropy), the groups they fall into, the points they share, who dissents, and what
+each call cost. Use experts_ask for open questions (judge=true for a conclusion-level agreement
+measure; min_agreement for cheapest-first escalation), experts_vote to choose between options,
+experts_review to have code or a plan reviewed, experts_list to see who is in the circle."""
+
+ExpertNames = Annotated[
+    list[str] | None,
+    Field(
+        description="Names of the experts to ask (see experts_list); omit to ask all of them.", max_length=32
+    ),
+]
+BudgetUsd = Annotated[
+    float | None,
+    Field(description="Most this call may spend in USD; omit for the configured default.", ge=0),
+]
+TimeoutS = Annotated[
+    float | None,
+    Field(
+        description="Seconds each expert may take (retries included); omit for the configured value.",
+        gt=0,
+        le=600,
+    ),
+]
+
+
+def build_server(
+    config: SuiteConfig,
+    *,
+    runtime: Runtime | None = None,
+    environ: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **_backends: Any,
+) -> MCPServer[Any]:
+    """The experts server.
+
+    Args:
+        config: the suite configuration; the `[experts]` section configures providers and experts.
+        runtime: shared by every server of one process.
+        environ: where `api_key_env` keys are looked up (default: this process's environment).
+        transport: an httpx transport for every provider client (tests only).
+    """
+    settings = config.section("experts", ExpertsSettings)
+
+    def limiter_for(provider: ProviderSettings) -> OutboundLimiter:
+        return OutboundLimiter(provider.requests_per_second, provider.burst)
+
+    roster = Roster(
+        settings,
+        environ=os.environ if environ is None else environ,
+        limiter_factory=limiter_for,
+        transport=transport,
+    )
+
+    def lifespan(_server: MCPServer[Any]) -> AbstractAsyncContextManager[None]:
+        return roster.session()
+
+    kit = ServerKit("experts", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
+    circle = Circle(roster, max_output_chars=kit.budget.max_chars)
+
+    def progress_of(ctx: Context) -> Any:
+        async def report(done: int, total: int, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        return report
+
+    @kit.tool(
+        name="experts_ask",
+        title="Ask the circle of experts",
+        permission="experts:ask",
+        tier=Tier.READ,
+        open_world=True,
+        idempotent=False,
+    )
+    async def experts_ask(
+        question: Annotated[str, Field(description="The question, self-contained.", min_length=1)],
+        ctx: Context,
+        experts: ExpertNames = None,
+        context: Annotated[
+            str | None, Field(description="Background the experts need (code, facts, constraints).")
+        ] = None,
+        budget_usd: BudgetUsd = None,
+        timeout_s: TimeoutS = None,
+        min_agreement: Annotated[
+            float | None,
+            Field(
+                description="Escalation mode: ask the cheapest experts first and add more only while "
+                "agreement is below this (0..1, e.g. 0.75); the report says when it stopped early.",
+                gt=0,
+                le=1,
+            ),
+        ] = None,
+        judge: Annotated[
+            bool,
+            Field(
+                description="Add a judge round: each expert says which other anonymised answers reach its "
+                "conclusion; agreement is then measured on conclusions (costs one more call per expert)."
+            ),
+        ] = False,
+    ) -> CircleReport:
+        """Ask several LLM experts the same question in parallel and return the measured consensus:
+        the consensus answer and verdict, agreement and entropy, clusters, key points, dissent, and per
+        expert its status, latency, tokens, cost and answer. Progress is reported as each expert answers."""
+        request = AskRequest(
+            question=question,
+            experts=experts,
+            context=context,
+            budget_usd=budget_usd,
+            timeout_s=timeout_s,
+            min_agreement=min_agreement,
+            judge=judge,
+        )
+        return await circle.ask(request, progress_of(ctx))
+
+    @kit.tool(
+        name="experts_vote",
+        title="Experts vote on options",
+        permission="experts:ask",
+        tier=Tier.READ,
+        open_world=True,
+        idempotent=False,
+    )
+    async def experts_vote(
+        question: Annotated[str, Field(description="What to decide.", min_length=1)],
+        options: Annotated[
+            list[str], Field(description="The options (2 to 20, distinct).", min_length=2, max_length=20)
+        ],
+        ctx: Context,
+        experts: ExpertNames = None,
+        budget_usd: BudgetUsd = None,
+        timeout_s: TimeoutS = None,
+    ) -> VoteResult:
+        """Have every expert pick exactly one option; returns the tallies, the winner, the margin and
+        Fleiss' kappa (chance-corrected agreement)."""
+        request = VoteRequest(
+            question=question, options=options, experts=experts, budget_usd=budget_usd, timeout_s=timeout_s
+        )
+        return await vote(circle, request, progress_of(ctx))
+
+    @kit.tool(
+        name="experts_review",
+        title="Experts review code or a plan",
+        permission="experts:ask",
+        tier=Tier.READ,
+        open_world=True,
+        idempotent=False,
+    )
+    async def experts_review(
+        content: Annotated[str, Field(description="The code, diff or plan to review.", min_length=1)],
+        ctx: Context,
+        focus: Annotated[str | None, Field(description="What to concentrate on, e.g. 'security'.")] = None,
+        experts: ExpertNames = None,
+        stances: Annotated[
+            list[Stance] | None,
+            Field(
+                description="Stances assigned to the experts in order, cycled (e.g. ['for', 'against', "
+                "'neutral']) so both sides are argued; omit for plain reviews.",
+                max_length=32,
+            ),
+        ] = None,
+        peer_ranking: Annotated[
+            bool,
+            Field(
+                description="Add a round where experts rank each other's anonymised reviews; the ranks "
+                "weight the consensus."
+            ),
+        ] = False,
+        budget_usd: BudgetUsd = None,
+        timeout_s: TimeoutS = None,
+    ) -> CircleReport:
+        """Have the experts review content; returns their consensus verdict (approve / approve with
+        changes / reject), shared points, dissent and each review."""
+        request = ReviewRequest(
+            content=content,
+            focus=focus,
+            experts=experts,
+            stances=stances,
+            peer_ranking=peer_ranking,
+            budget_usd=budget_usd,
+            timeout_s=timeout_s,
+        )
+        return await review(circle, request, progress_of(ctx))
+
+    @kit.tool(name="experts_list", title="List the experts", permission="experts:ask", open_world=False)
+    async def experts_list(
+        cursor: Annotated[
+            str | None, Field(description="next_cursor from a previous call, for more.")
+        ] = None,
+    ) -> ExpertRoster:
+        """The configured experts with provider, model, prices and timeout, and each provider's health
+        (circuit breaker, calls, failures, last error). API keys are never shown. When nothing is
+        configured, says exactly what to configure (and uses a local OpenAI-compatible server if one
+        answers)."""
+        with contextlib.suppress(ToolFailure):  # the roster's notes say what to configure
+            await roster.ensure_experts()
+        roster_now = roster.describe()
+        page = paginate(roster_now.experts, cursor=cursor, budget=kit.budget, scope="experts_list")
+        roster_now.experts = page.items
+        roster_now.total_experts = page.total or 0
+        roster_now.next_cursor = page.next_cursor
+        if page.note:
+            roster_now.notes.append(page.note)
+        return roster_now
+
+    return kit.server
