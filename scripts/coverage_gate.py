@@ -1,35 +1,38 @@
-"""Fail when coverage is below 85% overall or below 95% for auth, policy and validation."""
+"""Fail when coverage is below 85% overall or below 95% for auth, policy and validation.
+
+Reads the JSON report that `pytest --cov-report=json` writes (line and branch coverage together).
+"""
 
 from __future__ import annotations
 
+import json
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
-OVERALL = 0.85
-STRICT = {"shared/auth.py": 0.95, "shared/policy.py": 0.95, "shared/validation.py": 0.95}
+OVERALL = 85.0
+STRICT = {"shared/auth.py": 95.0, "shared/policy.py": 95.0, "shared/validation.py": 95.0}
 
 
 def main(path: str) -> int:
-    root = ET.parse(Path(path)).getroot()  # noqa: S314
+    report = json.loads(Path(path).read_text())
     failures: list[str] = []
-    overall = float(root.get("line-rate", "0"))
-    sys.stderr.write(f"coverage overall: {overall:.1%} (gate {OVERALL:.0%})\n")
+    overall = float(report["totals"]["percent_covered"])
+    sys.stderr.write(f"coverage overall: {overall:.1f}% (gate {OVERALL:.0f}%)\n")
     if overall < OVERALL:
-        failures.append(f"overall coverage {overall:.1%} < {OVERALL:.0%}")
-    rates = {cls.get("filename", ""): float(cls.get("line-rate", "0")) for cls in root.iter("class")}
+        failures.append(f"overall coverage {overall:.1f}% < {OVERALL:.0f}%")
+    files = {name.replace("\\", "/"): data for name, data in report["files"].items()}
     for name, gate in STRICT.items():
-        rate = rates.get(name)
-        if rate is None:
+        if name not in files:
             failures.append(f"{name}: not measured")
             continue
-        sys.stderr.write(f"coverage {name}: {rate:.1%} (gate {gate:.0%})\n")
+        rate = float(files[name]["summary"]["percent_covered"])
+        sys.stderr.write(f"coverage {name}: {rate:.1f}% (gate {gate:.0f}%)\n")
         if rate < gate:
-            failures.append(f"{name} coverage {rate:.1%} < {gate:.0%}")
+            failures.append(f"{name} coverage {rate:.1f}% < {gate:.0f}%")
     for failure in failures:
         sys.stderr.write(f"FAIL: {failure}\n")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "coverage.xml"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "coverage.json"))
