@@ -39,6 +39,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from shared.errors import ConfigError
 from shared.output import redact
 from shared.policy import DEFAULT_ROLES, PolicySettings
+from shared.redis_limiter import RedisLimitSettings
 
 __all__ = [
     "CONFIG_ENV",
@@ -219,7 +220,10 @@ class LimitSettings(_Section):
     identity_tool: QuotaSettings | None = None
     costs: dict[str, int] = Field(default_factory=dict, description="Tool name -> cost (default 1).")
     max_keys: int = Field(default=100_000, ge=100)
-    backend: Literal["memory"] = "memory"
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="'memory': per process; 'redis': one quota for every replica."
+    )
+    redis: RedisLimitSettings = Field(default_factory=RedisLimitSettings)
 
     @property
     def quotas(self) -> dict[str, QuotaSettings]:
@@ -437,6 +441,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _PATH_FIELDS: Final = (
     ("audit", "path"),
     ("audit", "key_file"),
+    ("limits", "redis", "url_file"),
     ("auth", "jwt", "public_key_file"),
     ("auth", "jwt", "jwks_file"),
     ("policy", "scan_roots"),

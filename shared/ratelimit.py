@@ -102,6 +102,10 @@ class CallLimiter:
                     return decision
         return None
 
+    def health(self) -> dict[str, str]:
+        """For `/healthz`: the in-process limiter is always available."""
+        return {"backend": "memory", "status": "ok"}
+
     def __len__(self) -> int:
         return len(self._limiter)
 

@@ -73,7 +73,10 @@ def build_http_app(
     )
     # The public base URL (behind a proxy) when configured, else where we listen.
     base = (runtime.config.auth.resource_url or f"http://{_url_host(host)}:{port}").rstrip("/")
-    routes: list[BaseRoute] = [Route("/healthz", _healthz(mounts)), Route("/metrics", _metrics(runtime))]
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz(mounts, runtime)),
+        Route("/metrics", _metrics(runtime)),
+    ]
     edge_paths: list[str] = []
     for mount in mounts:
         server = mount.server
@@ -122,11 +125,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _healthz(mounts: list[Mounted]) -> Any:
+def _healthz(mounts: list[Mounted], runtime: Runtime) -> Any:
     names = [m.server.name for m in mounts]
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "servers": names})
+        # 200 even when degraded: a Redis outage is handled by the fail policy, not by restarting pods.
+        limits = runtime.limiter.health()
+        return JSONResponse({"status": limits["status"], "servers": names, "limits": limits})
 
     return healthz
 

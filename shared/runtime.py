@@ -19,6 +19,7 @@ from shared.metrics import Metrics
 from shared.output import OutputBudget
 from shared.policy import Policy, Tier
 from shared.ratelimit import CallLimiter, QuotaSpec
+from shared.redis_limiter import RedisCallLimiter
 
 __all__ = ["Runtime"]
 
@@ -37,10 +38,16 @@ class Runtime:
         self.config = config
         self.policy = Policy(config.policy)
         self.budget = OutputBudget.from_settings(config.output)
-        quotas = {name: QuotaSpec(q.rate, q.burst, q.period_s) for name, q in config.limits.quotas.items()}
-        self.limiter = CallLimiter(quotas, max_keys=config.limits.max_keys)
-        self.costs: Mapping[str, int] = dict(config.limits.costs)
         self.metrics = metrics if metrics is not None else Metrics()
+        quotas = {name: QuotaSpec(q.rate, q.burst, q.period_s) for name, q in config.limits.quotas.items()}
+        self.limiter: CallLimiter | RedisCallLimiter
+        if config.limits.backend == "redis":
+            self.limiter = RedisCallLimiter(
+                quotas, config.limits.redis, max_keys=config.limits.max_keys, registry=self.metrics.registry
+            )
+        else:
+            self.limiter = CallLimiter(quotas, max_keys=config.limits.max_keys)
+        self.costs: Mapping[str, int] = dict(config.limits.costs)
         self.verifier = verifier if verifier is not None else BearerVerifier.from_settings(config.auth)
         self.audit = audit if audit is not None else AuditLog.from_settings(config.audit)
         self._permits: dict[tuple[str, str], bool] = {}
@@ -137,6 +144,8 @@ class Runtime:
             await self.audit.open()
 
     async def aclose(self) -> None:
-        """Flush and close the audit log."""
+        """Flush and close the audit log; close the Redis connections."""
+        if isinstance(self.limiter, RedisCallLimiter):
+            await self.limiter.aclose()
         if self.audit is not None:
             await self.audit.aclose()

@@ -206,7 +206,7 @@ def test_nothing_is_read_at_import(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("[limits]\nidentity = {rate = 1}", "limits.identity.burst: Field required"),
         ("[limits]\ncosts = {ask = 100}", "costs.ask = 100 exceeds the smallest burst (40)"),
         ("[limits]\ncosts = {ask = 0}", "costs.ask: a cost must be at least 1"),
-        ("[limits]\nbackend = 'redis'", "limits.backend: Input should be 'memory'"),
+        ("[limits]\nbackend = 'etcd'", "limits.backend: Input should be 'memory' or 'redis'"),
         ("[audit]\nkey = 'k'\nkey_file = '/etc/hostname'", "either key or key_file"),
         ("[audit]\nkey_file = '/nonexistent'", "key_file '/nonexistent' does not exist"),
         ("deployment = 5", "deployment: Input should be a valid dictionary"),

@@ -1,0 +1,411 @@
+"""Fleet-wide tool-call quotas in Redis: the Rust limiter's GCRA as one server-side Lua script.
+
+Every replica checks the same nested rules (global ⊇ identity ⊇ tool ⊇ (identity, tool)) against
+one Redis, in one round trip (EVALSHA; the script is loaded once, again only after a Redis
+restart). The script keeps the Rust limiter's semantics: one theoretical arrival time (TAT) per
+(rule, key), `cost` cells per call, an atomic multi-rule check that charges nothing on refusal, and
+the same `remaining`, `retry_after_ms` and `reset_after_ms`. Time comes from the Redis server
+(`TIME`), so replicas with skewed clocks still share one quota. A state expires when it has fully
+recovered, exactly when the Rust limiter would evict it, so memory stays bounded without a sweep.
+
+When Redis cannot be reached the limiter falls back (`fail = "open"`: each replica enforces the
+same quotas locally on the Rust limiter; `fail = "closed"`: every call is refused) and says so in
+`health()` and in the `code_mcp_ratelimit_backend_up` / `code_mcp_ratelimit_fallback_checks`
+metrics. It tries Redis again at most once per `retry_interval_s`, so an outage costs one timeout
+per interval, not one per call.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
+
+import redis
+import redis.asyncio as aioredis
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from shared.errors import ConfigError
+from shared.ratelimit import RULES, CallLimiter, QuotaSpec
+
+__all__ = [
+    "GCRA_LUA",
+    "LimitDecision",
+    "RedisCallLimiter",
+    "RedisLimitSettings",
+    "redis_keys",
+]
+
+log = structlog.get_logger(__name__)
+
+# KEYS[i]: the state of one (rule, key) pair.  ARGV[1]: cost.  ARGV[2]: "1" charge, "0" peek.
+# ARGV[1 + 2i], ARGV[2 + 2i]: emission interval T and tolerance τ = burst·T of KEYS[i], in µs.
+# Returns {allowed, remaining, retry_after_us, reset_after_us, refusing index (1-based) or 0}.
+# Whole microseconds keep every number an exact double (now ≈ 2^51 µs); T is rounded up, so the
+# script never admits more than the nominal rate, like the Rust limiter's whole nanoseconds.
+GCRA_LUA: Final = """
+local cost = tonumber(ARGV[1])
+local charge = ARGV[2] == '1'
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local pending, order = {}, {}
+local remaining, reset_after = -1, 0
+for i, key in ipairs(KEYS) do
+  local emission = tonumber(ARGV[1 + 2 * i])
+  local tolerance = tonumber(ARGV[2 + 2 * i])
+  local tat = pending[key]
+  if tat == nil then
+    tat = tonumber(redis.call('GET', key)) or now
+  end
+  local base = math.max(tat, now)
+  local new_tat = base + cost * emission
+  local debt = new_tat - now
+  if debt > tolerance then
+    local available = math.floor((tolerance - (base - now)) / emission)
+    if remaining >= 0 and remaining < available then available = remaining end
+    return {0, available, debt - tolerance, math.max(reset_after, base - now), i}
+  end
+  local left = math.floor((tolerance - debt) / emission)
+  if remaining < 0 or left < remaining then remaining = left end
+  if debt > reset_after then reset_after = debt end
+  if pending[key] == nil then order[#order + 1] = key end
+  pending[key] = new_tat
+end
+if charge then
+  for _, key in ipairs(order) do
+    redis.call('SET', key, string.format('%.0f', pending[key]), 'PX', math.ceil((pending[key] - now) / 1000))
+  end
+end
+return {1, remaining, 0, reset_after, 0}
+"""
+
+
+class RedisLimitSettings(BaseModel):
+    """`[limits.redis]`: where the fleet's quotas live and what to do when it is unreachable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: SecretStr = Field(
+        default=SecretStr("redis://127.0.0.1:6379/0"),
+        description="redis://, rediss:// or unix:// URL; with a password, prefer `url_file` (a Secret).",
+    )
+    url_file: Path | None = Field(
+        default=None,
+        description="File holding the URL (a mounted Secret); takes precedence over `url`.",
+    )
+    fail: Literal["open", "closed"] = Field(
+        default="open",
+        description="Redis unreachable: 'open' enforces the quotas per replica, 'closed' refuses every call.",
+    )
+    timeout_s: float = Field(default=0.25, gt=0, le=10, description="Connect and reply timeout per check.")
+    retry_interval_s: float = Field(
+        default=1.0, gt=0, le=300, description="While Redis is down, try it again at most this often."
+    )
+    prefix: str = Field(
+        default="code-mcp", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Prefix of every key written."
+    )
+
+    def redis_url(self) -> str:
+        """The URL to connect to: `url_file`'s content when set, else `url`."""
+        if self.url_file is None:
+            return self.url.get_secret_value()
+        try:
+            return self.url_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"limits.redis.url_file {str(self.url_file)!r}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    """A refusal from Redis (or from the fail-closed fallback); reads like the Rust `Decision`."""
+
+    allowed: bool
+    remaining: int
+    retry_after_ms: int
+    reset_after_ms: int
+    rule: str | None
+    key: str | None
+
+
+class Refusal(Protocol):
+    """What the guard reads from a refusal: the Rust `Decision` and `LimitDecision` both fit."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def retry_after_ms(self) -> int: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+
+
+def redis_keys(prefix: str, checks: Sequence[tuple[str, str]]) -> list[str]:
+    """The Redis key of each (rule, key) pair; one hash tag, so a Redis Cluster keeps them on one slot."""
+    return [f"{prefix}:{{rl}}:{rule}:{key}" for rule, key in checks]
+
+
+def _ceil_ms(ms: float) -> int:
+    return max(1, math.ceil(ms))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    emission_us: int
+    tolerance_us: int
+
+
+def _rule_for(name: str, spec: QuotaSpec) -> _Rule:
+    exact = spec.period_s * 1e6 / spec.rate
+    if exact < 1:
+        raise ConfigError(
+            f"limits.{name}: {spec.rate} per {spec.period_s} s is faster than one call per microsecond, "
+            "which the Redis backend cannot represent; lower the rate or use backend = 'memory'"
+        )
+    emission = math.ceil(exact)
+    return _Rule(emission, emission * spec.burst)
+
+
+class RedisCallLimiter:
+    """The four nested tool-call rules kept in Redis, shared by every replica; same API as `CallLimiter`.
+
+    `check` / `peek_caller` block for one round trip (bounded by `timeout_s`); `acheck` is `check`
+    on the event loop.
+    """
+
+    backend: Final = "redis"
+
+    def __init__(
+        self,
+        quotas: Mapping[str, QuotaSpec | None],
+        settings: RedisLimitSettings,
+        *,
+        max_keys: int = 100_000,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self._local = CallLimiter(quotas, max_keys=max_keys)
+        self._rules = {rule: _rule_for(rule, spec) for rule, spec in quotas.items() if spec is not None}
+        url = settings.redis_url()
+        timeouts: dict[str, Any] = {
+            "socket_timeout": settings.timeout_s,
+            "socket_connect_timeout": settings.timeout_s,
+        }
+        # No retries inside the client: the fallback is the retry policy.
+        self._client = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts)
+        self._script = self._client.register_script(GCRA_LUA)
+        self._aclient = aioredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **timeouts)
+        self._ascript = self._aclient.register_script(GCRA_LUA)
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._next_attempt = 0.0
+        self._last_error: str | None = None
+        registry = registry if registry is not None else CollectorRegistry()
+        self._up = Gauge(
+            "code_mcp_ratelimit_backend_up",
+            "1 while the shared rate-limit backend answers, 0 while the fallback is in use.",
+            ["backend"],
+            registry=registry,
+        ).labels("redis")
+        self._up.set(1)
+        self._fallbacks = Counter(
+            "code_mcp_ratelimit_fallback_checks",
+            "Rate-limit checks decided by the fallback because Redis was unreachable.",
+            ["policy"],
+            registry=registry,
+        ).labels(settings.fail)
+
+    # ------------------------------------------------------------------ the CallLimiter API
+
+    @property
+    def max_cost(self) -> int | None:
+        """The largest cost any call can ever be admitted with (None: unlimited)."""
+        return self._local.max_cost
+
+    def validate_cost(self, tool: str, cost: int) -> None:
+        """Refuse at registration a cost no quota could ever admit."""
+        self._local.validate_cost(tool, cost)
+
+    def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
+        """Charge one call to every rule, fleet-wide; None when admitted, else the refusal."""
+        checks = self._checks(server, tool, subject)
+        if not checks:
+            return None
+        if self._use_redis():
+            try:
+                reply = self._script(
+                    keys=redis_keys(self.settings.prefix, checks), args=self._args(checks, cost)
+                )
+            except redis.RedisError as exc:
+                self._went_down(exc)
+            else:
+                self._came_up()
+                return _decision(reply, checks)
+        return self._fallback_check(server=server, tool=tool, subject=subject, cost=cost)
+
+    async def acheck(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
+        """`check` without blocking the event loop."""
+        checks = self._checks(server, tool, subject)
+        if not checks:
+            return None
+        if self._use_redis():
+            try:
+                reply = await self._ascript(
+                    keys=redis_keys(self.settings.prefix, checks), args=self._args(checks, cost)
+                )
+            except redis.RedisError as exc:
+                self._went_down(exc)
+            else:
+                self._came_up()
+                return _decision(reply, checks)
+        return self._fallback_check(server=server, tool=tool, subject=subject, cost=cost)
+
+    def peek_caller(self, subject: str) -> Refusal | None:
+        """Whether the caller's own quotas (global, identity) are exhausted, without charging.
+
+        One round trip: the script checks both pairs with nothing charged and names the first
+        that would refuse, as peeking them one after the other would.
+        """
+        checks = [
+            (rule, key) for rule, key in (("global", "*"), ("identity", subject)) if rule in self._rules
+        ]
+        if not checks:
+            return None
+        if self._use_redis():
+            try:
+                reply = self._script(
+                    keys=redis_keys(self.settings.prefix, checks), args=self._args(checks, 1, charge=False)
+                )
+            except redis.RedisError as exc:
+                self._went_down(exc)
+            else:
+                self._came_up()
+                return _decision(reply, checks)
+        return self._fallback_peek(subject)
+
+    def __len__(self) -> int:
+        """States tracked by the local fallback (Redis expires its own)."""
+        return len(self._local)
+
+    # ------------------------------------------------------------------ health
+
+    @property
+    def available(self) -> bool:
+        """Whether the last attempt to reach Redis succeeded."""
+        return self._down_since is None
+
+    def health(self) -> dict[str, Any]:
+        """For `/healthz`: which backend decides right now, and since when Redis is down."""
+        if self._down_since is None:
+            return {"backend": "redis", "status": "ok"}
+        return {
+            "backend": "redis",
+            "status": "degraded",
+            "fallback": "local limits" if self.settings.fail == "open" else "refuse all calls",
+            "down_for_s": round(time.monotonic() - self._down_since, 1),
+            "error": self._last_error,
+        }
+
+    def close(self) -> None:
+        """Close the synchronous connection pool (the async one closes with `aclose`)."""
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        self._client.close()
+        await self._aclient.aclose()
+
+    # ------------------------------------------------------------------ internals
+
+    def _checks(self, server: str, tool: str, subject: str) -> list[tuple[str, str]]:
+        tool_key = f"{server}/{tool}"
+        keys = {
+            "global": "*",
+            "identity": subject,
+            "tool": tool_key,
+            "identity_tool": f"{subject}|{tool_key}",
+        }
+        return [(rule, keys[rule]) for rule in RULES if rule in self._rules]
+
+    def _args(self, checks: Sequence[tuple[str, str]], cost: int, *, charge: bool = True) -> list[int]:
+        if cost < 1:
+            raise ValueError("cost must be >= 1")
+        args = [cost, 1 if charge else 0]
+        for rule, _ in checks:
+            spec = self._rules[rule]
+            if cost * spec.emission_us > spec.tolerance_us:
+                raise ValueError(
+                    f"cost {cost} exceeds the burst of rule {rule!r}; it could never be admitted"
+                )
+            args += [spec.emission_us, spec.tolerance_us]
+        return args
+
+    def _use_redis(self) -> bool:
+        return self._down_since is None or time.monotonic() >= self._next_attempt
+
+    def _went_down(self, exc: redis.RedisError) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._next_attempt = now + self.settings.retry_interval_s
+            self._last_error = f"{type(exc).__name__}: {exc}"[:200]
+            if self._down_since is None:
+                self._down_since = now
+                self._up.set(0)
+                log.warning(
+                    "rate-limit backend unreachable; falling back",
+                    backend="redis",
+                    fail=self.settings.fail,
+                    error=self._last_error,
+                )
+
+    def _came_up(self) -> None:
+        if self._down_since is None:
+            return
+        with self._lock:
+            if self._down_since is not None:
+                log.warning(
+                    "rate-limit backend reachable again",
+                    backend="redis",
+                    down_for_s=round(time.monotonic() - self._down_since, 1),
+                )
+                self._down_since = None
+                self._last_error = None
+                self._up.set(1)
+
+    def _retry_in_ms(self) -> int:
+        return _ceil_ms(max(0.0, self._next_attempt - time.monotonic()) * 1000)
+
+    def _fallback_check(self, *, server: str, tool: str, subject: str, cost: int) -> Refusal | None:
+        self._fallbacks.inc()
+        if self.settings.fail == "closed":
+            return LimitDecision(False, 0, self._retry_in_ms(), self._retry_in_ms(), "redis", None)
+        return self._local.check(server=server, tool=tool, subject=subject, cost=cost)
+
+    def _fallback_peek(self, subject: str) -> Refusal | None:
+        if self.settings.fail == "closed":
+            return LimitDecision(False, 0, self._retry_in_ms(), self._retry_in_ms(), "redis", None)
+        return self._local.peek_caller(subject)
+
+
+def _decision(reply: Sequence[int], checks: Sequence[tuple[str, str]]) -> LimitDecision | None:
+    allowed, remaining, retry_us, reset_us, refused = (int(v) for v in reply)
+    if allowed:
+        return None
+    rule, key = checks[refused - 1]
+    return LimitDecision(
+        allowed=False,
+        remaining=remaining,
+        retry_after_ms=_ceil_ms(retry_us / 1000),
+        reset_after_ms=math.ceil(reset_us / 1000),
+        rule=rule,
+        key=key,
+    )
