@@ -6,6 +6,8 @@
 #     libraries, which would clash with the project's own mcp 2.x / pydantic / starlette.
 # The server finds them on PATH first, then in that virtualenv (settings: [security_scan] tool_paths).
 set -euo pipefail
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 CACHE="${CODE_MCP_CACHE:-$HOME/.cache/code-mcp}"
 VENV="$CACHE/scanners"
 PINS=(
@@ -20,7 +22,7 @@ log() { echo "[setup:scanners] $*" >&2; }
 
 if ! command -v shellcheck >/dev/null; then
   log "installing shellcheck (Debian)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >&2
+  apt_install shellcheck
 fi
 
 stamp="$VENV/.code-mcp-pins"

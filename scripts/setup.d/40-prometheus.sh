@@ -16,16 +16,6 @@ if ((${#need[@]} == 0)); then
 fi
 
 echo "[setup 40-prometheus] installing ${need[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-SUDO=()
-[[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-# policy-rc.d keeps the packages' postinst scripts from starting services on the host.
-if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-  "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
-  trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
-fi
-if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >&2; then
-  "${SUDO[@]}" apt-get update -qq >&2
-  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-fi
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
+apt_install "${need[@]}"

@@ -13,17 +13,7 @@ fi
 command -v redis-server >/dev/null && exit 0
 
 echo "[setup 45-redis] installing redis-server" >&2
-export DEBIAN_FRONTEND=noninteractive
-SUDO=()
-[[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-# policy-rc.d keeps the package's postinst from starting a Redis on the host.
-if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-  "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
-  trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
-fi
-if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends redis-server >&2; then
-  "${SUDO[@]}" apt-get update -qq >&2
-  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends redis-server >&2
-fi
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
+apt_install redis-server
 command -v redis-server >/dev/null

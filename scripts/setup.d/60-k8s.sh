@@ -6,6 +6,8 @@
 # golang.org/toolchain) into "$CODE_MCP_CACHE/go-toolchain". Also needs openssl and curl, which
 # scripts/k8s/start.sh uses.
 set -euo pipefail
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${CODE_MCP_CACHE:-$HOME/.cache/code-mcp}"
 GO_TOOLCHAIN_VERSION="${GO_TOOLCHAIN_VERSION:-1.25.5}"
@@ -16,9 +18,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v unzip >/dev/null || need+=(unzip)
 if ((${#need[@]})); then
-  SUDO=()
-  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  apt_install "${need[@]}"
 fi
 
 go_ok() {

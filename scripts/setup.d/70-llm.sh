@@ -11,6 +11,8 @@
 # LLAMA_BUILD=0 skips the llama-cpp-python compile (llama.node alone then serves the tests).
 # Idempotent; fast when everything is installed. The venv is active when scripts/setup runs this.
 set -euo pipefail
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 CACHE="${CODE_MCP_CACHE:-$HOME/.cache/code-mcp}"
 WHEELS="$CACHE/wheels"
 LLAMA_VERSION="0.3.36"
@@ -46,7 +48,7 @@ else
   if [[ -z $wheel ]]; then
     if ! command -v g++ >/dev/null || ! command -v cmake >/dev/null; then
       log "installing a C++ toolchain and cmake (Debian)"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential cmake >&2
+      apt_install build-essential cmake
     fi
     log "compiling llama-cpp-python $LLAMA_VERSION (once; cached in $WHEELS)"
     started=$SECONDS
