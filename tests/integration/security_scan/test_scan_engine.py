@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.toolchain_ops import Toolchain
 from tests.integration.security_scan.conftest import CLEAN, FIXTURES, VULNERABLE
+from tests.support.services import require_program, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 REPO = Path(__file__).resolve().parents[3]
@@ -255,16 +255,16 @@ anyio.run(main)
 """
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) is not installed")
 async def test_a_scan_without_network_gives_the_same_findings(
     tmp_path: Path, settings: SecurityScanSettings
 ) -> None:
     online = ScanEngine(settings)
     summary = await online.scan(VULNERABLE)
     expected = sorted(f.id for f in online.findings(summary.scan_id))
+    require_program("unshare")
     probe = await anyio.run_process(["unshare", "--net", "true"], check=False)
     if probe.returncode != 0:
-        pytest.skip(f"cannot create a network namespace here: {probe.stderr.decode().strip()}")
+        unavailable(f"cannot create a network namespace here: {probe.stderr.decode().strip()}")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = await anyio.run_process(
         ["unshare", "--net", sys.executable, "-c", OFFLINE_SCAN, str(VULNERABLE), str(tmp_path / "cache")],
