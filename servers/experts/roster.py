@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import anyio
@@ -19,6 +19,7 @@ from servers.experts.settings import (
     ProviderKind,
     ProviderSettings,
 )
+from shared.client_lifetime import ClientLifetime
 from shared.errors import InvalidArgument, ToolFailure
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class Roster:
         self.experts: list[Expert] = [self._expert(e) for e in settings.experts]
         self.source = "config"
         self._lock = anyio.Lock()
-        self._sessions = 0
+        self._lifetime = ClientLifetime(self.aclose)
 
     def _client(self, provider: ProviderSettings, key: str | None) -> ProviderClient:
         limiter = self._limiter_factory(provider) if self._limiter_factory else None
@@ -114,17 +115,10 @@ class Roster:
         for client in self.clients.values():
             await client.aclose()
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[None]:
+    def session(self) -> AbstractAsyncContextManager[None]:
         """Held by each MCP session (the SDK runs the lifespan per stdio/SSE/in-memory connection);
         the pooled clients close when the last session ends and reopen on the next call."""
-        self._sessions += 1
-        try:
-            yield
-        finally:
-            self._sessions -= 1
-            if self._sessions == 0:
-                await self.aclose()
+        return self._lifetime.session()
 
     async def ensure_experts(self) -> list[Expert]:
         """The configured experts; if there are none, a local OpenAI-compatible server's models."""

@@ -1,21 +1,20 @@
 """The outbound clients of one monitoring server, opened on first use and closed after the last session.
 
-The SDK runs a server's lifespan once per session (in memory, over stdio, per HTTP session), so
-clients closed at the end of one session must not be handed to the next: `Backends` counts the
-sessions using it, closes everything when the count drops to zero, and builds fresh clients on the
-next use. Sessions that overlap share the clients (and their connection pools).
+The server's lifespan holds `Backends.session()` for each MCP session; `shared.client_lifetime`
+closes everything when the last session ends, and the next use builds fresh clients. Sessions that
+overlap share the clients (and their connection pools).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 
 from servers.monitoring.health_ops import HealthChecker, UrlCheck
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.settings import MonitoringSettings
+from shared.client_lifetime import ClientLifetime
 from shared.errors import InvalidArgument
 
 
@@ -34,7 +33,7 @@ class Backends:
         self._transport = prometheus_transport
         self._prometheus: dict[str, PrometheusClient] = {}
         self._health: HealthChecker | None = None
-        self._sessions = 0
+        self._lifetime = ClientLifetime(self.aclose)
 
     def prometheus(self, endpoint: str | None) -> PrometheusClient:
         """The client of the named endpoint (None: the default one).
@@ -68,16 +67,9 @@ class Backends:
             )
         return self._health
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[None]:
+    def session(self) -> AbstractAsyncContextManager[None]:
         """Mark one session as using the clients; the last one out closes them."""
-        self._sessions += 1
-        try:
-            yield
-        finally:
-            self._sessions -= 1
-            if self._sessions == 0:
-                await self.aclose()
+        return self._lifetime.session()
 
     async def aclose(self) -> None:
         """Close every client now; later calls build new ones."""
