@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import anyio.to_thread
+from kubernetes.dynamic.resource import Resource
 
 from servers.deployment.k8s_client import RAW, Cluster, KubeConnections, kube_errors, to_dict
 from servers.deployment.models import (
@@ -133,6 +134,15 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
+class _Target(NamedTuple):
+    """One named object, checked by the policy: how to reach it and where it lives."""
+
+    cluster: Cluster
+    resource: Resource
+    name: str
+    namespace: str | None  # None: a cluster-scoped kind
+
+
 class KubeOps:
     """The Kubernetes tools' logic over the kubeconfig's contexts, under the policy."""
 
@@ -154,6 +164,19 @@ class KubeOps:
 
     def namespace(self, namespace: str, *, write: bool) -> str:
         return self.policy.check_namespace(namespace, write=write)
+
+    def _target(
+        self, kind: str, name: str, *, identity: Identity, namespace: str, context: str | None, write: bool
+    ) -> _Target:
+        """Check kind, name, context and namespace, in that order, before a request names the object."""
+        self.policy.check_kind(kind, write=write, identity=identity)
+        name = k8s_name(name)
+        cluster = self.cluster(context)
+        resource = cluster.resource(kind)
+        ns = self.namespace(namespace, write=write) if resource.namespaced else None
+        if write and resource.kind == "Namespace":
+            self.namespace(name, write=True)  # changing a Namespace object is a write to that namespace
+        return _Target(cluster, resource, name, ns)
 
     # ------------------------------------------------------------------ reads
 
@@ -210,11 +233,9 @@ class KubeOps:
         namespace: str = "default",
         context: str | None = None,
     ) -> KubeObject:
-        self.policy.check_kind(kind, write=False, identity=identity)
-        name = k8s_name(name)
-        cluster = self.cluster(context)
-        resource = cluster.resource(kind)
-        ns = self.namespace(namespace, write=False) if resource.namespaced else None
+        cluster, resource, name, ns = self._target(
+            kind, name, identity=identity, namespace=namespace, context=context, write=False
+        )
         with kube_errors(f"{resource.kind} {name!r}"):
             obj = to_dict(resource.get(name=name, namespace=ns, _request_timeout=cluster.timeout_s, **RAW))
         obj = clean_object(obj)
@@ -481,16 +502,9 @@ class KubeOps:
         namespace: str = "default",
         context: str | None = None,
     ) -> DeletedObject:
-        self.policy.check_kind(kind, write=True, identity=identity)
-        name = k8s_name(name)
-        cluster = self.cluster(context)
-        resource = cluster.resource(kind)
-        if resource.namespaced:
-            ns: str | None = self.namespace(namespace, write=True)
-        else:
-            ns = None
-            if resource.kind == "Namespace":
-                self.namespace(name, write=True)
+        cluster, resource, name, ns = self._target(
+            kind, name, identity=identity, namespace=namespace, context=context, write=True
+        )
         with kube_errors(f"delete {resource.kind} {name!r}"):
             result = to_dict(
                 resource.delete(

@@ -247,11 +247,14 @@ async def test_protected_namespaces_are_never_changed(cluster: KubeCluster, tmp_
         delete = await client.call_tool(
             "k8s_delete", {"kind": "ConfigMap", "name": "kube-root-ca.crt", "namespace": "kube-system"}
         )
+        delete_namespace = await client.call_tool("k8s_delete", {"kind": "Namespace", "name": "kube-system"})
         read = await client.call_tool("k8s_list", {"kind": "ConfigMap", "namespace": "kube-system"})
+        read_namespace = await client.call_tool("k8s_get", {"kind": "Namespace", "name": "kube-system"})
 
-    for refused in (plan, scale, delete):
+    for refused in (plan, scale, delete, delete_namespace):
         assert "protected" in error_text(refused)
     assert "kube-root-ca.crt" in [c["name"] for c in data(read)["items"]]
+    assert data(read_namespace)["name"] == "kube-system"  # protected means read-only, not hidden
 
 
 async def test_namespace_context_and_kind_policies_are_enforced(
