@@ -8,7 +8,7 @@ the call is refused naming the first rule that refused and when to retry.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -17,7 +17,15 @@ from rust_core import Decision, Quota, RateLimiter
 from shared.errors import ConfigError, RateLimited
 from shared.identity import Identity
 
-__all__ = ["RULES", "CallLimiter", "OutboundLimiter", "QuotaSpec", "caller_key", "retry_after_seconds"]
+__all__ = [
+    "RULES",
+    "CallLimiter",
+    "OutboundLimiter",
+    "QuotaSpec",
+    "caller_key",
+    "retry_after_seconds",
+    "rule_keys",
+]
 
 RULES = ("global", "identity", "tool", "identity_tool")
 """The nested tool-call rules, outermost first."""
@@ -41,6 +49,18 @@ class QuotaSpec:
 def caller_key(identity: Identity) -> str:
     """The rate-limit key of a caller: one bucket per (how it authenticated, subject)."""
     return f"{identity.method}:{identity.subject}"
+
+
+def rule_keys(server: str, tool: str, subject: str, rules: Container[str]) -> list[tuple[str, str]]:
+    """The (rule, key) pairs one tool call is charged to, outermost first, for the rules in `rules`."""
+    tool_key = f"{server}/{tool}"
+    keys = {
+        "global": "*",
+        "identity": subject,
+        "tool": tool_key,
+        "identity_tool": f"{subject}|{tool_key}",
+    }
+    return [(rule, keys[rule]) for rule in RULES if rule in rules]
 
 
 def retry_after_seconds(retry_after_ms: int) -> int:
@@ -82,15 +102,7 @@ class CallLimiter:
         """Charge one call to every rule; None when admitted, else the refusing decision."""
         if not self._bursts:
             return None
-        tool_key = f"{server}/{tool}"
-        keys = {
-            "global": "*",
-            "identity": subject,
-            "tool": tool_key,
-            "identity_tool": f"{subject}|{tool_key}",
-        }
-        checks = [(rule, keys[rule]) for rule in RULES if rule in self._bursts]
-        decision = self._limiter.check_all(checks, cost)
+        decision = self._limiter.check_all(rule_keys(server, tool, subject, self._bursts), cost)
         return None if decision.allowed else decision
 
     def peek_caller(self, subject: str) -> Decision | None:

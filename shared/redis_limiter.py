@@ -35,7 +35,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from shared.errors import ConfigError
-from shared.ratelimit import RULES, CallLimiter, QuotaSpec
+from shared.ratelimit import CallLimiter, QuotaSpec, rule_keys
 
 __all__ = [
     "GCRA_LUA",
@@ -237,7 +237,7 @@ class RedisCallLimiter:
 
     def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
         """Charge one call to every rule, fleet-wide; None when admitted, else the refusal."""
-        checks = self._checks(server, tool, subject)
+        checks = rule_keys(server, tool, subject, self._rules)
         if not checks:
             return None
         if self._use_redis():
@@ -254,7 +254,7 @@ class RedisCallLimiter:
 
     async def acheck(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
         """`check` without blocking the event loop."""
-        checks = self._checks(server, tool, subject)
+        checks = rule_keys(server, tool, subject, self._rules)
         if not checks:
             return None
         if self._use_redis():
@@ -325,16 +325,6 @@ class RedisCallLimiter:
         await self._aclient.aclose()
 
     # ------------------------------------------------------------------ internals
-
-    def _checks(self, server: str, tool: str, subject: str) -> list[tuple[str, str]]:
-        tool_key = f"{server}/{tool}"
-        keys = {
-            "global": "*",
-            "identity": subject,
-            "tool": tool_key,
-            "identity_tool": f"{subject}|{tool_key}",
-        }
-        return [(rule, keys[rule]) for rule in RULES if rule in self._rules]
 
     def _args(self, checks: Sequence[tuple[str, str]], cost: int, *, charge: bool = True) -> list[int]:
         if cost < 1:

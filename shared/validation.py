@@ -89,22 +89,22 @@ _LABEL_VALUE: Final = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 
 def k8s_name(value: str, *, what: str = "name") -> str:
     """A Kubernetes object name: an RFC 1123 subdomain (lowercase, digits, `-`, `.`; ≤ 253)."""
-    no_nul(value, what=what)
-    if not value or len(value) > 253 or not value.isascii() or not _DNS1123_SUBDOMAIN.fullmatch(value):
-        raise InvalidArgument(
-            f"{what} {value[:80]!r} is not a valid Kubernetes name: use at most 253 lowercase letters, "
-            "digits, '-' and '.', starting and ending with a letter or digit"
-        )
-    return value
+    return _rfc1123(
+        value, what, _DNS1123_SUBDOMAIN, 253, "Kubernetes name", "lowercase letters, digits, '-' and '.'"
+    )
 
 
 def k8s_label(value: str, *, what: str = "name") -> str:
     """An RFC 1123 label (namespaces, container names): lowercase, digits and `-`; ≤ 63."""
+    return _rfc1123(value, what, _DNS1123_LABEL, 63, "RFC 1123 label", "lowercase letters, digits and '-'")
+
+
+def _rfc1123(value: str, what: str, pattern: re.Pattern[str], max_len: int, rule: str, chars: str) -> str:
     no_nul(value, what=what)
-    if not value or len(value) > 63 or not value.isascii() or not _DNS1123_LABEL.fullmatch(value):
+    if not value or len(value) > max_len or not value.isascii() or not pattern.fullmatch(value):
         raise InvalidArgument(
-            f"{what} {value[:80]!r} is not a valid RFC 1123 label: use at most 63 lowercase letters, "
-            "digits and '-', starting and ending with a letter or digit"
+            f"{what} {value[:80]!r} is not a valid {rule}: use at most {max_len} {chars}, "
+            "starting and ending with a letter or digit"
         )
     return value
 

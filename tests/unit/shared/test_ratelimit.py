@@ -7,7 +7,14 @@ import pytest
 
 from shared.errors import ConfigError, RateLimited
 from shared.identity import Identity
-from shared.ratelimit import CallLimiter, OutboundLimiter, QuotaSpec, caller_key, retry_after_seconds
+from shared.ratelimit import (
+    CallLimiter,
+    OutboundLimiter,
+    QuotaSpec,
+    caller_key,
+    retry_after_seconds,
+    rule_keys,
+)
 
 SLOW = QuotaSpec(rate=1, burst=2, period_s=3600)
 
@@ -28,6 +35,17 @@ def test_each_rule_refuses_past_its_burst_and_names_itself(rule: str) -> None:
     assert refused is not None
     assert refused.rule == rule
     assert refused.retry_after_ms > 0
+
+
+def test_rule_keys_name_each_rule_in_use_outermost_first() -> None:
+    assert rule_keys("srv", "tool", "api_key:alice", {"identity_tool", "global", "tool", "identity"}) == [
+        ("global", "*"),
+        ("identity", "api_key:alice"),
+        ("tool", "srv/tool"),
+        ("identity_tool", "api_key:alice|srv/tool"),
+    ]
+    assert rule_keys("srv", "tool", "bob", {"tool"}) == [("tool", "srv/tool")]
+    assert rule_keys("srv", "tool", "bob", set()) == []
 
 
 def test_rules_are_nested_by_key() -> None:
