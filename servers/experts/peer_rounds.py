@@ -6,7 +6,7 @@ answer always sits first, and never with a name, a provider or a model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from servers.experts.calls import Answered, Budget, Progress, charge, clip, fan_out
 from servers.experts.models import JudgeMatrix, PeerRank
@@ -55,6 +55,34 @@ def _follow_up(expert: Expert, text: str, schema: dict[str, object] | None) -> P
     )
 
 
+async def _ask_about_the_others(
+    ok: Sequence[Answered],
+    budget: Budget,
+    progress: Progress,
+    *,
+    question: Callable[[Answered, dict[str, int]], str],
+    schema: dict[str, object],
+    label: str,
+) -> list[tuple[dict[str, int], str | None]]:
+    """One follow-up call per expert about the others' answers (labelled by `anonymised_others`).
+
+    Each call's tokens and cost are charged to its expert. Returns, per expert in the order given,
+    its label map (label -> index in `ok`) and the reply's text (None when the call failed).
+    """
+    progress.grow(len(ok))
+    label_maps = [anonymised_others(i, len(ok)) for i in range(len(ok))]
+    calls = [
+        (asked.expert, _follow_up(asked.expert, question(asked, label_maps[i]), schema))
+        for i, asked in enumerate(ok)
+    ]
+    outcomes = await fan_out(calls, budget, progress, label=label)
+    replies: list[tuple[dict[str, int], str | None]] = []
+    for asked, label_map, outcome in zip(ok, label_maps, outcomes, strict=True):
+        charge(asked.entry, outcome)
+        replies.append((label_map, outcome.completion.text if outcome.completion else None))
+    return replies
+
+
 async def judge_round(answered: Sequence[Answered], budget: Budget, progress: Progress) -> JudgeMatrix | None:
     """Each expert says which other answers reach its conclusion; the matrix is symmetrised.
 
@@ -65,46 +93,29 @@ async def judge_round(answered: Sequence[Answered], budget: Budget, progress: Pr
     n = len(ok)
     if n < 2:
         return None
-    progress.grow(n)
-    label_maps = [anonymised_others(i, n) for i in range(n)]
-    calls = [
-        (
-            judge.expert,
-            _follow_up(
-                judge.expert,
-                judge_prompt(
-                    _shown(judge),
-                    [(label, _shown(ok[j])) for label, j in label_maps[i].items()],
-                    structured=judge.expert.structured,
-                ),
-                JUDGE_SCHEMA,
-            ),
-        )
-        for i, judge in enumerate(ok)
-    ]
-    outcomes = await fan_out(calls, budget, progress, label="judged")
+
+    def question(judge: Answered, label_map: dict[str, int]) -> str:
+        others = [(label, _shown(ok[j])) for label, j in label_map.items()]
+        return judge_prompt(_shown(judge), others, structured=judge.expert.structured)
+
+    replies = await _ask_about_the_others(
+        ok, budget, progress, question=question, schema=JUDGE_SCHEMA, label="judged"
+    )
     votes: list[list[float | None]] = [[None] * n for _ in range(n)]
     failed: list[str] = []
-    for i, (judge, outcome) in enumerate(zip(ok, outcomes, strict=True)):
-        charge(judge.entry, outcome)
-        text = outcome.completion.text if outcome.completion else ""
-        same = parse_labels(text, "same", list(label_maps[i])) if outcome.completion else None
+    for i, (judge, (label_map, text)) in enumerate(zip(ok, replies, strict=True)):
+        same = parse_labels(text, "same", list(label_map)) if text is not None else None
         if same is None:
             failed.append(judge.expert.name)
             continue
-        agreeing = {label_maps[i][label] for label in same}
-        for j in label_maps[i].values():
+        agreeing = {label_map[label] for label in same}
+        for j in label_map.values():
             votes[i][j] = 1.0 if j in agreeing else 0.0
     matrix = [[1.0] * n for _ in range(n)]
     for i in range(n):
         for j in range(i + 1, n):
             seen = [v for v in (votes[i][j], votes[j][i]) if v is not None]
-            if seen:
-                value = sum(seen) / len(seen)
-            else:
-                value = text_similarity(
-                    ok[i].entry.verdict or ok[i].text or "", ok[j].entry.verdict or ok[j].text or ""
-                )
+            value = sum(seen) / len(seen) if seen else text_similarity(_verdict_of(ok[i]), _verdict_of(ok[j]))
             matrix[i][j] = matrix[j][i] = round(value, 4)
     return JudgeMatrix(experts=[a.expert.name for a in ok], matrix=matrix, judges_failed=failed)
 
@@ -120,36 +131,26 @@ async def peer_rank(
     n = len(ok)
     if n < 3:
         return None
-    progress.grow(n)
-    label_maps = [anonymised_others(i, n) for i in range(n)]
-    calls = [
-        (
-            ranker.expert,
-            _follow_up(
-                ranker.expert,
-                ranking_prompt(
-                    [(label, clip(ok[j].text or "", _RANKED)) for label, j in label_maps[i].items()],
-                    structured=ranker.expert.structured,
-                ),
-                RANKING_SCHEMA,
-            ),
-        )
-        for i, ranker in enumerate(ok)
-    ]
-    outcomes = await fan_out(calls, budget, progress, label="ranked")
+
+    def question(ranker: Answered, label_map: dict[str, int]) -> str:
+        reviews = [(label, clip(ok[j].text or "", _RANKED)) for label, j in label_map.items()]
+        return ranking_prompt(reviews, structured=ranker.expert.structured)
+
+    replies = await _ask_about_the_others(
+        ok, budget, progress, question=question, schema=RANKING_SCHEMA, label="ranked"
+    )
     scores: list[list[float]] = [[] for _ in range(n)]
-    for i, (ranker, outcome) in enumerate(zip(ok, outcomes, strict=True)):
-        charge(ranker.entry, outcome)
-        if outcome.completion is None:
+    for label_map, text in replies:
+        if text is None:
             continue
-        ranking = parse_labels(outcome.completion.text, "ranking", list(label_maps[i]))
+        ranking = parse_labels(text, "ranking", list(label_map))
         if not ranking:
             continue
         # Unranked reviews share the places after the ranked ones.
-        m = len(label_maps[i])
+        m = len(label_map)
         for position, label in enumerate(ranking):
-            scores[label_maps[i][label]].append(1.0 - position / (m - 1))
-        for label, j in label_maps[i].items():
+            scores[label_map[label]].append(1.0 - position / (m - 1))
+        for label, j in label_map.items():
             if label not in ranking:
                 scores[j].append(0.0 if len(ranking) >= m - 1 else 0.5 * (1.0 - len(ranking) / (m - 1)))
     out = []

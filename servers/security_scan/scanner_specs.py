@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,22 +205,8 @@ def _parse_hadolint(stdout: bytes) -> list[RawFinding]:
     data = _json(stdout)
     for r in data if isinstance(data, list) else []:
         rule = str(r.get("code", ""))
-        info = cat.HADOLINT.get(rule, cat.RuleInfo())
-        out.append(
-            RawFinding(
-                path=str(r.get("file", "")),
-                rule_id=rule,
-                severity=info.severity or cat.HADOLINT_LEVELS.get(str(r.get("level")), "low"),
-                category=info.category or "container",
-                message=str(r.get("message", "")),
-                line=int(r.get("line", 0)),
-                cwe=info.cwe,
-                fix_hint=info.fix or str(r.get("message", "")),
-                help_url=f"https://github.com/hadolint/hadolint/wiki/{rule}"
-                if rule.startswith("DL")
-                else None,
-            )
-        )
+        wiki = f"https://github.com/hadolint/hadolint/wiki/{rule}" if rule.startswith("DL") else None
+        out.append(_lint_finding(r, rule, cat.HADOLINT, cat.HADOLINT_LEVELS, "container", wiki))
     return out
 
 
@@ -233,21 +219,33 @@ def _parse_shellcheck(stdout: bytes) -> list[RawFinding]:
     out = []
     for r in _json(stdout).get("comments", []):
         rule = f"SC{r.get('code')}"
-        info = cat.SHELLCHECK.get(rule, cat.RuleInfo())
-        out.append(
-            RawFinding(
-                path=str(r.get("file", "")),
-                rule_id=rule,
-                severity=info.severity or cat.SHELLCHECK_LEVELS.get(str(r.get("level")), "low"),
-                category=info.category or "shell",
-                message=str(r.get("message", "")),
-                line=int(r.get("line", 0)),
-                cwe=info.cwe,
-                fix_hint=info.fix or str(r.get("message", "")),
-                help_url=f"https://www.shellcheck.net/wiki/{rule}",
-            )
-        )
+        wiki = f"https://www.shellcheck.net/wiki/{rule}"
+        out.append(_lint_finding(r, rule, cat.SHELLCHECK, cat.SHELLCHECK_LEVELS, "shell", wiki))
     return out
+
+
+def _lint_finding(
+    r: Mapping[str, Any],
+    rule: str,
+    catalog: Mapping[str, cat.RuleInfo],
+    levels: Mapping[str, str],
+    category: str,
+    help_url: str | None,
+) -> RawFinding:
+    """A finding from a linter's record of file, line, level and message (hadolint, shellcheck)."""
+    info = catalog.get(rule, cat.RuleInfo())
+    message = str(r.get("message", ""))
+    return RawFinding(
+        path=str(r.get("file", "")),
+        rule_id=rule,
+        severity=info.severity or levels.get(str(r.get("level")), "low"),
+        category=info.category or category,
+        message=message,
+        line=int(r.get("line", 0)),
+        cwe=info.cwe,
+        fix_hint=info.fix or message,
+        help_url=help_url,
+    )
 
 
 SCANNERS: dict[str, ScannerSpec] = {

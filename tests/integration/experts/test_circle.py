@@ -230,6 +230,52 @@ async def test_judge_round_groups_by_conclusion_not_wording(fake: FakeProviders)
     assert by_name["j1"].input_tokens == 40  # answer + judge round, both counted
 
 
+async def test_unreadable_judges_are_listed_and_their_pair_falls_back_to_verdicts(
+    fake: FakeProviders,
+) -> None:
+    fake.script.update(
+        {
+            "k1": Behaviour(answer=YES),  # no SAME line: this judge cannot be read
+            "k2": Behaviour(answer=YES_TOO),  # nor this one
+            "k3": Behaviour(answer=NO + "\nSAME: none"),
+        }
+    )
+    experts = [{"name": n, "provider": "compat", "model": n} for n in ("k1", "k2", "k3")]
+    async with circle_on(fake_settings(fake, experts), FAKE_KEY) as circle:
+        report = await circle.ask(AskRequest(question="db?", judge=True))
+    assert report.judge is not None
+    assert report.judge.experts == ["k1", "k2", "k3"]
+    assert report.judge.judges_failed == ["k1", "k2"]
+    matrix = report.judge.matrix
+    assert matrix[0][2] == matrix[1][2] == 0.0  # only k3 judged these pairs: "none of them"
+    assert matrix[0][1] == 1.0  # neither judged: both verdicts say Postgres
+    by_name = {e.expert: e for e in report.experts}
+    assert by_name["k1"].input_tokens == 40  # a failed judgement still costs its call
+
+
+async def test_peer_ranking_scores_partial_rankings_and_skips_unreadable_ones(fake: FakeProviders) -> None:
+    # Labels are rotated per ranker: r1 sees A=r2 B=r3 C=r4, r3 sees A=r4 B=r1 C=r2, r4 sees A=r1 B=r2 C=r3.
+    fake.script.update(
+        {
+            "r1": Behaviour(answer="Fine.\nVERDICT: approve\nRANKING: A"),  # partial: r3, r4 share 0.25
+            "r2": Behaviour(answer="Fine.\nVERDICT: approve"),  # no ranking: not counted
+            "r3": Behaviour(answer="Fine.\nVERDICT: approve\nRANKING: A > B > C"),
+            "r4": Behaviour(answer="Fine.\nVERDICT: approve\nRANKING: A > B > C"),
+        }
+    )
+    experts = [{"name": n, "provider": "compat", "model": n} for n in ("r1", "r2", "r3", "r4")]
+    async with circle_on(fake_settings(fake, experts), FAKE_KEY) as circle:
+        report = await review(circle, ReviewRequest(content="x = 1", peer_ranking=True))
+    assert report.peer_ranking is not None
+    ranks = {r.expert: (r.rankers, r.mean_score, r.weight) for r in report.peer_ranking}
+    assert ranks == {
+        "r1": (2, 0.75, 1.25),
+        "r2": (3, 0.5, 1.0),
+        "r3": (2, 0.125, 0.625),
+        "r4": (2, 0.625, 1.125),
+    }
+
+
 async def test_no_answers_at_all_is_reported_not_raised(fake: FakeProviders) -> None:
     fake.script["x"] = Behaviour(failures=[500])
     async with circle_on(
