@@ -33,6 +33,7 @@ from shared.identity import Identity
 __all__ = [
     "BearerVerifier",
     "auth_settings",
+    "bearer_identity",
     "current_identity",
     "hash_api_key",
     "identity_from_token",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+__all__ = ["AuthMethod", "Identity"]
+
 AuthMethod = Literal["local", "api_key", "jwt", "anonymous"]
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "LimitDecision",
     "RedisCallLimiter",
     "RedisLimitSettings",
+    "Refusal",
     "redis_keys",
 ]
 

@@ -32,7 +32,18 @@ from shared.metrics import CONTENT_TYPE_LATEST
 from shared.ratelimit import caller_key, retry_after_seconds
 from shared.runtime import Runtime
 
-__all__ = ["HttpTransport", "Mounted", "build_http_app", "mcp_path", "serve_http", "serve_stdio"]
+__all__ = [
+    "EdgeLimit",
+    "HttpTransport",
+    "Mounted",
+    "build_http_app",
+    "config_snippet",
+    "mcp_path",
+    "run_http",
+    "run_stdio",
+    "serve_http",
+    "serve_stdio",
+]
 
 HttpTransport = Literal["http", "sse"]
 

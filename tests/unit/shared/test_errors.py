@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import FrozenInstanceError
 
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 
+import shared
 from shared.errors import (
     ConfigError,
     InvalidArgument,
@@ -49,19 +51,7 @@ def test_identity_is_immutable_and_hashable() -> None:
     assert {who, Identity("alice", "viewer", "local")} == {who}
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "shared.audit",
-        "shared.config",
-        "shared.errors",
-        "shared.logging",
-        "shared.output",
-        "shared.policy",
-        "shared.urls",
-        "shared.validation",
-    ],
-)
+@pytest.mark.parametrize("module", [f"shared.{info.name}" for info in pkgutil.iter_modules(shared.__path__)])
 def test_all_lists_exactly_the_public_names(module: str) -> None:
     mod = importlib.import_module(module)
     exported = set(mod.__all__)
