@@ -1,6 +1,7 @@
 # CODE MCP suite: build the wheel (Rust core + Python packages) with maturin, run it slim and
-# non-root. Both base images are arguments so a locally built image can stand in where no
-# registry is reachable.
+# non-root, with the security-scan server's scanners in a virtualenv of their own. Both base images
+# are arguments so a locally built image can stand in where no registry is reachable (the
+# container-image test builds this file that way: tests/integration/scale/test_container_image.py).
 ARG RUST_IMAGE=rust:1.95-slim-bookworm
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -16,12 +17,23 @@ COPY pyproject.toml README.md ./
 COPY rust_core ./rust_core
 COPY shared ./shared
 COPY servers ./servers
-RUN /opt/maturin/bin/maturin build --release --interpreter python3 --out /wheels
+RUN /opt/maturin/bin/maturin build --release --locked --interpreter python3 --out /wheels
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin code
+# shellcheck is the one scanner Debian ships; the others are pinned in scanners.txt.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends shellcheck \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin code
+# Scanners before the suite: this layer is reused until their pins change.
+COPY servers/security_scan/scanners.txt /opt/scanners.txt
+RUN python3 -m venv /opt/scanners && /opt/scanners/bin/pip install --no-cache-dir -r /opt/scanners.txt
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN python3 -m venv /opt/code && /opt/code/bin/pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+ENV PATH=/opt/code/bin:$PATH \
+    CODE_MCP_SECURITY_SCAN__SCANNERS_VENV=/opt/scanners \
+    PYTHONDONTWRITEBYTECODE=1
 USER 10001
 WORKDIR /home/code
 EXPOSE 8000

