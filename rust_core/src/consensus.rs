@@ -8,6 +8,7 @@
 //! order the answers came in.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::text;
@@ -237,27 +238,46 @@ fn validate(answers: &[&str], o: &Options<'_>) -> Result<Signal> {
     })
 }
 
-/// One sentence of an answer with its word features.
-struct Sentence<'a> {
-    raw: &'a str,
+/// An answer's word features, sentence by sentence in one buffer.
+struct Analysis<'a> {
+    /// The features of every sentence, in order: the body's features.
     words: Vec<u64>,
+    /// Each sentence (trimmed) and the range of its features in `words`.
+    sentences: Vec<(&'a str, Range<usize>)>,
 }
 
-fn analyse(answer: &str) -> Vec<Sentence<'_>> {
-    text::split_sentences(answer)
-        .into_iter()
-        .map(|raw| Sentence {
+/// One sentence of an answer with its word features.
+#[derive(Clone, Copy)]
+struct Sentence<'a> {
+    raw: &'a str,
+    words: &'a [u64],
+}
+
+impl Analysis<'_> {
+    fn sentences(&self) -> impl Iterator<Item = Sentence<'_>> {
+        self.sentences.iter().map(|(raw, r)| Sentence {
             raw,
-            words: text::word_features(raw),
+            words: &self.words[r.clone()],
         })
-        .collect()
+    }
+}
+
+fn analyse(answer: &str) -> Analysis<'_> {
+    let mut words = Vec::new();
+    let sentences = text::sentence_features(answer, &mut words)
+        .into_iter()
+        .map(|(span, r)| (&answer[span], r))
+        .collect();
+    Analysis { words, sentences }
 }
 
 /// TF-IDF cosine of word-feature sequences; two sequences without features (only stop words
 /// or punctuation) are alike only when their texts are equal after normalising.
-fn text_similarities(words: &[Vec<u64>], texts: &[&str]) -> Vec<Vec<f64>> {
+fn text_similarities<W: AsRef<[u64]>>(words: &[W], texts: &[&str]) -> Vec<Vec<f64>> {
     let mut m = text::cosine_matrix(words);
-    let empty: Vec<usize> = (0..words.len()).filter(|&i| words[i].is_empty()).collect();
+    let empty: Vec<usize> = (0..words.len())
+        .filter(|&i| words[i].as_ref().is_empty())
+        .collect();
     let norm: Vec<String> = empty
         .iter()
         .map(|&i| text::normalize(texts[i]).trim().to_owned())
@@ -426,7 +446,7 @@ pub fn consensus(answers: &[&str], o: &Options<'_>) -> Result<Report> {
             dissent: Vec::new(),
         });
     }
-    let analysed: Vec<Vec<Sentence<'_>>> = answers.iter().map(|a| analyse(a)).collect();
+    let analysed: Vec<Analysis<'_>> = answers.iter().map(|a| analyse(a)).collect();
     let sim = match (o.agreement, o.verdicts) {
         (Some(a), _) => (0..n)
             .map(|i| {
@@ -495,11 +515,8 @@ pub fn consensus(answers: &[&str], o: &Options<'_>) -> Result<Report> {
     })
 }
 
-fn text_matrix(answers: &[&str], analysed: &[Vec<Sentence<'_>>]) -> Vec<Vec<f64>> {
-    let words: Vec<Vec<u64>> = analysed
-        .iter()
-        .map(|sents| sents.iter().flat_map(|s| s.words.iter().copied()).collect())
-        .collect();
+fn text_matrix(answers: &[&str], analysed: &[Analysis<'_>]) -> Vec<Vec<f64>> {
+    let words: Vec<&[u64]> = analysed.iter().map(|a| a.words.as_slice()).collect();
     text_similarities(&words, answers)
 }
 
@@ -555,7 +572,7 @@ fn blend_verdicts(verdicts: &[Option<&str>], body: &[Vec<f64>]) -> Vec<Vec<f64>>
 ///
 /// Each answer contributes at most `max(3, budget / n)` sentences — its first ones and its
 /// last one (where the verdict usually is) — so the cost stays bounded for very long answers.
-fn claims(analysed: &[Vec<Sentence<'_>>]) -> (Vec<Claim>, Vec<Claim>) {
+fn claims(analysed: &[Analysis<'_>]) -> (Vec<Claim>, Vec<Claim>) {
     let n = analysed.len();
     if n < 2 {
         return (Vec::new(), Vec::new());
@@ -563,14 +580,14 @@ fn claims(analysed: &[Vec<Sentence<'_>>]) -> (Vec<Claim>, Vec<Claim>) {
     let per_answer = (CLAIM_SENTENCE_BUDGET / n).max(3);
     let mut owner: Vec<usize> = Vec::new();
     let mut position: Vec<usize> = Vec::new();
-    let mut picked: Vec<&Sentence<'_>> = Vec::new();
-    for (a, sents) in analysed.iter().enumerate() {
-        let usable: Vec<(usize, &Sentence<'_>)> = sents
-            .iter()
+    let mut picked: Vec<Sentence<'_>> = Vec::new();
+    for (a, analysis) in analysed.iter().enumerate() {
+        let usable: Vec<(usize, Sentence<'_>)> = analysis
+            .sentences()
             .enumerate()
             .filter(|(_, s)| s.words.len() >= 2)
             .collect();
-        let chosen: Vec<(usize, &Sentence<'_>)> = if usable.len() <= per_answer {
+        let chosen: Vec<(usize, Sentence<'_>)> = if usable.len() <= per_answer {
             usable
         } else {
             let mut c: Vec<_> = usable[..per_answer - 1].to_vec();
@@ -583,15 +600,8 @@ fn claims(analysed: &[Vec<Sentence<'_>>]) -> (Vec<Claim>, Vec<Claim>) {
             picked.push(s);
         }
     }
-    let words: Vec<&[u64]> = picked.iter().map(|s| s.words.as_slice()).collect();
-    let sim = text::cosine_matrix(&words);
-    let near: Vec<Vec<usize>> = (0..picked.len())
-        .map(|s| {
-            (0..picked.len())
-                .filter(|&t| t != s && sim[s][t] >= CLAIM_THRESHOLD)
-                .collect()
-        })
-        .collect();
+    let words: Vec<&[u64]> = picked.iter().map(|s| s.words).collect();
+    let near = text::similar_pairs(&words, CLAIM_THRESHOLD);
     let supporters: Vec<Vec<usize>> = (0..picked.len())
         .map(|s| {
             let mut sup: Vec<usize> = near[s].iter().map(|&t| owner[t]).collect();
@@ -656,7 +666,7 @@ fn select(
     candidates: &[usize],
     near: &[Vec<usize>],
     supporters: &[Vec<usize>],
-    picked: &[&Sentence<'_>],
+    picked: &[Sentence<'_>],
     limit: usize,
 ) -> Vec<Claim> {
     let mut chosen: Vec<usize> = Vec::new();

@@ -77,7 +77,8 @@ impl PyQuota {
     }
 }
 
-#[pyclass(frozen, module = "rust_core._native", name = "Decision")]
+// A free list: a Decision is made and dropped on every check.
+#[pyclass(frozen, freelist = 64, module = "rust_core._native", name = "Decision")]
 struct PyDecision {
     #[pyo3(get)]
     allowed: bool,
@@ -112,8 +113,12 @@ fn py_repr(s: Option<&Py<PyString>>) -> String {
     s.map_or_else(|| "None".to_owned(), |s| format!("{:?}", s.to_string()))
 }
 
-fn decision(d: Decision, pairs: &[(Bound<'_, PyString>, Bound<'_, PyString>)]) -> PyDecision {
-    let refused = d.refused.map(|i| &pairs[i]);
+/// The Python decision; `pair(i)` names the i-th checked (rule, key).
+fn decision<'a, 'py: 'a>(
+    d: Decision,
+    pair: impl Fn(usize) -> (&'a Bound<'py, PyString>, &'a Bound<'py, PyString>),
+) -> PyDecision {
+    let refused = d.refused.map(pair);
     PyDecision {
         allowed: d.allowed,
         remaining: d.remaining,
@@ -192,7 +197,7 @@ impl PyRateLimiter {
             self.inner.peek(strs[0].0, strs[0].1, now)
         }
         .map_err(to_py_err)?;
-        Ok(decision(d, pairs))
+        Ok(decision(d, |i| (&pairs[i].0, &pairs[i].1)))
     }
 }
 
@@ -218,12 +223,17 @@ impl PyRateLimiter {
     #[pyo3(signature = (rule, key, cost = 1, now_ns = None))]
     fn check<'py>(
         &self,
-        rule: Bound<'py, PyString>,
-        key: Bound<'py, PyString>,
+        rule: &Bound<'py, PyString>,
+        key: &Bound<'py, PyString>,
         cost: i64,
         now_ns: Option<i64>,
     ) -> PyResult<PyDecision> {
-        self.run(&[(rule, key)], cost, now_ns, true)
+        // The hot path: borrowed strings, one clock read, no intermediate collections.
+        let (r, k) = (rule.to_str()?, key.to_str()?);
+        let now = clock(now_ns).map_err(to_py_err)?;
+        let cost = cost_of(cost).map_err(to_py_err)?;
+        let d = self.inner.check(r, k, cost, now).map_err(to_py_err)?;
+        Ok(decision(d, |_| (rule, key)))
     }
 
     #[pyo3(signature = (checks, cost = 1, now_ns = None))]

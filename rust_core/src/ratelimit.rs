@@ -169,6 +169,64 @@ pub struct RateLimiter {
     max_keys: usize,
 }
 
+fn check_cost(quota: &Quota, cost: u64, rule_name: &str) -> Result<()> {
+    if cost > quota.burst {
+        return Err(Error::InvalidCheck(format!(
+            "cost {cost} exceeds the burst {} of rule {rule_name:?}; it could never be admitted",
+            quota.burst
+        )));
+    }
+    Ok(())
+}
+
+/// One GCRA step: `tat' = max(tat, now) + cost·T`, admitted when `tat' − now ≤ τ`.
+enum Step {
+    Admit { new_tat: u64, debt_after: u64 },
+    Refuse(Refusal),
+}
+
+/// Why a pair refused, in the terms of a [`Decision`].
+struct Refusal {
+    available: u64,
+    retry_after_ns: u64,
+    debt_before: u64,
+}
+
+impl Step {
+    fn of(quota: &Quota, tat: u64, now: u64, cost: u64) -> Step {
+        let base = tat.max(now);
+        // cost ≤ burst, so cost·T ≤ τ ≤ 2^62 and base ≤ now + τ: no overflow.
+        let new_tat = base + cost * quota.emission_ns;
+        let debt_after = new_tat - now;
+        if debt_after > quota.tolerance_ns {
+            Step::Refuse(Refusal {
+                available: (quota.tolerance_ns - (base - now)) / quota.emission_ns,
+                retry_after_ns: debt_after - quota.tolerance_ns,
+                debt_before: base - now,
+            })
+        } else {
+            Step::Admit {
+                new_tat,
+                debt_after,
+            }
+        }
+    }
+}
+
+impl Refusal {
+    /// The decision for a refusal by pair `index`, after earlier pairs left `remaining` cells
+    /// and a reset of `reset_after` ns.
+    fn decision(&self, remaining: u64, reset_after: u64, index: usize) -> Decision {
+        Decision {
+            allowed: false,
+            remaining: self.available.min(remaining),
+            retry_after_ns: self.retry_after_ns,
+            reset_after_ns: reset_after.max(self.debt_before),
+            refused: Some(index),
+        }
+    }
+}
+
 /// What one pair of a pending multi-rule check would write.
 struct Pending<'a> {
     rule: usize,
@@ -283,6 +341,33 @@ impl RateLimiter {
             )));
         }
         let mut table = self.lock();
+        if let [(rule_name, key)] = checks {
+            // One pair whose key is tracked (the common case): one lookup, charged in place.
+            let r = table.rule_index(rule_name)?;
+            let quota = table.rules[r].quota;
+            check_cost(&quota, cost, rule_name)?;
+            if let Some(tat) = table.rules[r].keys.get_mut(*key) {
+                let d = match Step::of(&quota, *tat, now, cost) {
+                    Step::Admit {
+                        new_tat,
+                        debt_after,
+                    } => {
+                        if charge {
+                            *tat = new_tat;
+                        }
+                        Decision {
+                            allowed: true,
+                            remaining: (quota.tolerance_ns - debt_after) / quota.emission_ns,
+                            retry_after_ns: 0,
+                            reset_after_ns: debt_after,
+                            refused: None,
+                        }
+                    }
+                    Step::Refuse(refusal) => refusal.decision(u64::MAX, 0, 0),
+                };
+                return Ok(d);
+            }
+        }
         let mut pending: SmallVec<[Pending<'_>; 4]> = SmallVec::new();
         let mut remaining = u64::MAX;
         let mut reset_after = 0u64;
@@ -291,12 +376,7 @@ impl RateLimiter {
             let r = table.rule_index(rule_name)?;
             let rule = &table.rules[r];
             let quota = rule.quota;
-            if cost > quota.burst {
-                return Err(Error::InvalidCheck(format!(
-                    "cost {cost} exceeds the burst {} of rule {rule_name:?}; it could never be admitted",
-                    quota.burst
-                )));
-            }
+            check_cost(&quota, cost, rule_name)?;
             // A pair already seen in this call sees the charge of its earlier occurrence.
             let earlier = pending
                 .iter()
@@ -310,20 +390,13 @@ impl RateLimiter {
                     None => (now, true),
                 },
             };
-            let base = tat.max(now);
-            // cost ≤ burst, so cost·T ≤ τ ≤ 2^62 and base ≤ now + τ: no overflow.
-            let new_tat = base + cost * quota.emission_ns;
-            let debt_after = new_tat - now;
-            if debt_after > quota.tolerance_ns {
-                let available = (quota.tolerance_ns - (base - now)) / quota.emission_ns;
-                return Ok(Decision {
-                    allowed: false,
-                    remaining: available.min(remaining),
-                    retry_after_ns: debt_after - quota.tolerance_ns,
-                    reset_after_ns: reset_after.max(base - now),
-                    refused: Some(i),
-                });
-            }
+            let (new_tat, debt_after) = match Step::of(&quota, tat, now, cost) {
+                Step::Admit {
+                    new_tat,
+                    debt_after,
+                } => (new_tat, debt_after),
+                Step::Refuse(refusal) => return Ok(refusal.decision(remaining, reset_after, i)),
+            };
             remaining = remaining.min((quota.tolerance_ns - debt_after) / quota.emission_ns);
             reset_after = reset_after.max(debt_after);
             if is_new {
