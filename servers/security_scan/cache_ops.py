@@ -11,15 +11,15 @@ from pathlib import Path
 
 from servers.security_scan.models import Finding
 
-_LOGIC_FILES = ("rule_catalog.py", "scanner_specs.py", "findings_ops.py", "rules/python.yml")
+_LOGIC_FILES = ("rule_catalog.py", "scanner_specs.py", "findings_ops.py")
 
 
 def logic_digest() -> str:
     """Changes whenever the rules or the normaliser change, which invalidates every cached result."""
     h = hashlib.sha256()
     base = Path(__file__).parent
-    for name in _LOGIC_FILES:
-        h.update((base / name).read_bytes())
+    for path in [*(base / name for name in _LOGIC_FILES), *sorted((base / "rules").glob("*.yml"))]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -12,6 +12,9 @@ from typing import Any
 from servers.security_scan import rule_catalog as cat
 
 RULES_DIR = Path(__file__).parent / "rules"
+# Every shipped rule file (python.yml, javascript.yml, go.yml, ...): semgrep applies each rule only to
+# the files of its languages, so one invocation covers a mixed tree.
+RULE_FILES = tuple(sorted(RULES_DIR.glob("*.yml")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +98,16 @@ def _parse_bandit(stdout: bytes) -> list[RawFinding]:
 
 # -- semgrep ------------------------------------------------------------------------------------------------
 def _semgrep_argv(exe: str, files: Sequence[str], _root: str) -> list[str]:
+    configs = [arg for rules in RULE_FILES for arg in ("--config", str(rules))]
     return [
-        exe, "scan", "--config", str(RULES_DIR / "python.yml"), "--json", "--metrics=off",
-        "--disable-version-check", "--quiet", "--no-git-ignore", "--", *files,
+        exe, "scan", *configs, "--json", "--metrics=off", "--disable-version-check", "--quiet",
+        "--no-git-ignore", "--", *files,
     ]  # fmt: skip
 
 
-_SEMGREP_RULE = re.compile(r"(?:^|\.)(code\.[\w.-]+)$")
+# semgrep prefixes a local rule's id with the rule file's folder ("work.main.servers...rules.code.go.x");
+# the id proper is the last three parts, code.<language>.<name> (a "code" folder higher up stays out).
+_SEMGREP_RULE = re.compile(r"(?:^|\.)(code\.[a-z]+\.[\w-]+)$")
 
 
 def _parse_semgrep(stdout: bytes) -> list[RawFinding]:
@@ -253,7 +259,7 @@ SCANNERS: dict[str, ScannerSpec] = {
     for s in (
         ScannerSpec("bandit", "bandit", "python", _bandit_argv, _parse_bandit),
         ScannerSpec(
-            "semgrep", "semgrep", "python", _semgrep_argv, _parse_semgrep,
+            "semgrep", "semgrep", "source", _semgrep_argv, _parse_semgrep,
             env={"SEMGREP_SEND_METRICS": "off", "SEMGREP_ENABLE_VERSION_CHECK": "0"},
             batch=2000,  # slow to start: few, large batches
         ),

@@ -8,13 +8,26 @@ import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from servers.security_scan.scan_errors import PathRefused
 
 _BINARY_PROBE = 8192
 _SHEBANG = re.compile(rb"^#!\s*(?:/usr)?/bin/(?:env\s+)?(?:ba|da|k|z)?sh\b")
 _K8S_MARKERS = (re.compile(rb"^apiVersion:", re.M), re.compile(rb"^kind:", re.M))
+# Source languages the shipped semgrep rules cover (rules/*.yml); each such file is also of kind "source".
+SOURCE_LANGUAGES = {
+    ".py": "python",
+    ".js": "javascript",
+    ".jsx": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".ts": "javascript",
+    ".tsx": "javascript",
+    ".mts": "javascript",
+    ".cts": "javascript",
+    ".go": "go",
+}
 DEPENDENCY_FILES = re.compile(
     r"^(requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt|pyproject\.toml|poetry\.lock|uv\.lock|Pipfile\.lock)$"
 )
@@ -55,8 +68,9 @@ def classify(name: str, head: bytes) -> frozenset[str]:
     """The scanner families a file belongs to, from its name and first bytes."""
     kinds = {"text"}
     lower = name.lower()
-    if lower.endswith(".py"):
-        kinds.add("python")
+    language = SOURCE_LANGUAGES.get(PurePath(lower).suffix)
+    if language is not None:
+        kinds |= {language, "source"}
     if (
         lower in ("dockerfile", "containerfile")
         or lower.startswith("dockerfile.")
