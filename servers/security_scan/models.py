@@ -150,11 +150,26 @@ class DependencyReport(BaseModel):
     truncated: bool = False
 
 
-class SarifReport(BaseModel):
-    """A SARIF 2.1.0 log of a scan."""
+class SarifPage(BaseModel):
+    """One page of a scan's SARIF 2.1.0 export; call again with `cursor=next_cursor` for the next."""
 
     scan_id: str
-    sarif: dict[str, Any] = Field(description="The SARIF 2.1.0 document.")
+    sarif: dict[str, Any] = Field(
+        description="A complete SARIF 2.1.0 log holding this page's results: a run per scanner on the page "
+        "(scanners that found nothing: on the first page), only the rules these results reference, and "
+        "`properties` with scanId, firstResult, lastResult, totalResults and nextCursor."
+    )
+    total_results: int = Field(description="Results in the whole export, across all pages.")
+    first_result: int = Field(description="1-based position of this page's first result (0 when none).")
+    results: int = Field(description="Results on this page.")
+    next_cursor: str | None = Field(default=None, description="Cursor for the next page; null at the end.")
+    truncated: bool = Field(default=False, description="True when more pages follow.")
+    trimmed: list[str] = Field(
+        default_factory=list,
+        description="Fingerprints of results whose texts were cut to fit the output budget "
+        "(see scan_finding for them in full).",
+    )
+    note: str | None = Field(default=None, description="Why the page stops where it does and how to go on.")
 
 
 class Sbom(BaseModel):

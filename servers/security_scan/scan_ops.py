@@ -24,6 +24,7 @@ from servers.security_scan.models import (
     DependencyReport,
     Finding,
     FindingDiff,
+    SarifPage,
     Sbom,
     ScannerRun,
     ScanSummary,
@@ -36,10 +37,13 @@ from servers.security_scan.scanner_specs import SCANNERS
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.toolchain_ops import Toolchain
 from servers.security_scan.tree_ops import Tree, collect
+from shared.output import OutputBudget, decode_cursor, encode_cursor
 
 ProgressFn = Callable[[float, float, str], Awaitable[None]]
 ALL_SCANNERS = (*SCANNERS, "dependencies")
 TOOL_VERSION = "0.1.0"
+BASELINE_MAX_BYTES = 64 * 1024 * 1024  # a SARIF baseline is read whole into memory
+EXPORTS_KEPT = 8  # SARIF exports being paged, kept in export order
 
 
 @dataclass(slots=True)
@@ -63,6 +67,7 @@ class ScanEngine:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._scans: OrderedDict[str, ScanRecord] = OrderedDict()
         self._advisories: AdvisoryDatabase | None = None
+        self._exports: OrderedDict[tuple[str, str | None], sarif_ops.SarifExport] = OrderedDict()
 
     # -- scanning ------------------------------------------------------------------------------------------
     async def scan(
@@ -314,13 +319,7 @@ class ScanEngine:
     ) -> FindingDiff:
         current = {f.id: f for f in self.record(scan_id).findings if not f.suppressed}
         if baseline_file is not None:
-            try:
-                document = json.loads(baseline_file.read_text("utf-8"))
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ScanError(
-                    f"{baseline} is not a SARIF file exported by scan_export_sarif: {exc}"
-                ) from exc
-            before = sarif_ops.fingerprints_from_sarif(document)
+            before = self._baseline(baseline, baseline_file)
         else:
             before = {f.id for f in self.record(baseline).findings if not f.suppressed}
         new = [f for fid, f in current.items() if fid not in before]
@@ -336,6 +335,38 @@ class ScanEngine:
             truncated=len(new) > limit or len(fixed) > limit,
         )
 
-    def sarif(self, scan_id: str) -> dict[str, object]:
+    def _baseline(self, baseline: str, path: Path) -> set[str]:
+        try:
+            if path.stat().st_size > BASELINE_MAX_BYTES:
+                raise ValueError(f"larger than {BASELINE_MAX_BYTES // 2**20} MiB")
+            return sarif_ops.fingerprints_from_sarif(json.loads(path.read_text("utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError, ScanError) as exc:
+            raise ScanError(f"{baseline} is not a usable SARIF baseline: {exc}") from exc
+
+    def sarif_page(
+        self,
+        scan_id: str,
+        *,
+        budget: OutputBudget,
+        min_severity: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> SarifPage:
+        """One page of the scan as a complete SARIF log, within `budget`; `cursor` continues an export."""
+        if limit is not None and limit < 1:
+            raise ScanError("limit must be at least 1")
         record = self.record(scan_id)
-        return sarif_ops.to_sarif(record.summary, record.findings)
+        scope = f"scan_export_sarif|{scan_id}|{min_severity}"
+        start = 0 if cursor is None else decode_cursor(cursor, scope)
+        key = (scan_id, min_severity)
+        export = self._exports.pop(key, None)
+        if export is None:
+            findings = [f for f in record.findings if at_least(f.severity, min_severity)]
+            export = sarif_ops.prepare_export(record.summary, findings, min_severity=min_severity)
+        self._exports[key] = export  # most recently used last; sorting a large scan once, not per page
+        while len(self._exports) > EXPORTS_KEPT:
+            self._exports.popitem(last=False)
+        return sarif_ops.export_page(
+            export, start=start, max_items=min(limit or budget.max_items, budget.max_items),
+            max_chars=budget.max_chars, cursor_for=lambda end: encode_cursor(end, scope),
+        )  # fmt: skip

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
@@ -14,7 +16,7 @@ from servers.security_scan.models import (
     Finding,
     FindingDiff,
     FindingPage,
-    SarifReport,
+    SarifPage,
     Sbom,
     ScannerList,
     ScannerName,
@@ -36,9 +38,10 @@ INSTRUCTIONS = """Scan code, secrets, Dockerfiles, Kubernetes manifests, shell s
 dependencies inside the allowed scan roots, fully offline. Start with scan_path (returns a scan id and
 counts), then page through scan_findings (filter by severity, scanner, category or path) and open one
 with scan_finding. scan_diff compares a scan with an earlier one or with a SARIF baseline file;
-scan_export_sarif gives SARIF 2.1.0. scan_dependencies lists known advisories for pinned dependencies,
-scan_sbom a CycloneDX SBOM. scan_scanners_available says which scanners are installed. Findings
-listed in the project's .security-scan.toml suppression file are reported as suppressed."""
+scan_export_sarif gives SARIF 2.1.0 in pages, each a complete log. scan_dependencies lists known
+advisories for pinned dependencies, scan_sbom a CycloneDX SBOM. scan_scanners_available says which
+scanners are installed. Findings listed in the project's .security-scan.toml suppression file are
+reported as suppressed."""
 
 ScanId = Annotated[str, Field(description="Scan id returned by scan_path.", min_length=1, max_length=64)]
 MinSeverity = Annotated[
@@ -150,7 +153,8 @@ def build_server(
         baseline: Annotated[
             str,
             Field(
-                description="An earlier scan id, or the path of a SARIF file exported by scan_export_sarif.",
+                description="An earlier scan id, or the path of a SARIF baseline: every page of a "
+                "scan_export_sarif export saved as a JSON list of the pages' `sarif` logs (or one log).",
                 min_length=1,
                 max_length=4096,
             ),
@@ -164,10 +168,21 @@ def build_server(
             return engine.diff(scan_id, baseline, baseline_file=baseline_file, limit=budget.max_items)
 
     @kit.tool(name="scan_export_sarif", title="Export SARIF 2.1.0", permission="scan:run", open_world=False)
-    async def scan_export_sarif(scan_id: ScanId) -> SarifReport:
-        """The scan as a SARIF 2.1.0 log (for code-scanning UIs, or as a baseline for scan_diff)."""
-        with _domain_errors():
-            return SarifReport(scan_id=scan_id, sarif=engine.sarif(scan_id))
+    async def scan_export_sarif(
+        scan_id: ScanId,
+        min_severity: MinSeverity = None,
+        cursor: Annotated[
+            str | None, Field(description="next_cursor of the previous page.", max_length=256)
+        ] = None,
+        limit: Annotated[int | None, Field(description="Results per page.", ge=1, le=200)] = None,
+    ) -> SarifPage:
+        """The scan as SARIF 2.1.0, a page at a time: every page is a complete log (for code-scanning
+        UIs), suppressed results included and marked. For a scan_diff baseline, save every page's
+        `sarif` together in one file as a JSON list."""
+        page = partial(engine.sarif_page, scan_id, budget=budget, min_severity=min_severity, cursor=cursor,
+                       limit=limit)  # fmt: skip
+        with _domain_errors():  # in a thread: the first page of a large scan sorts all its findings
+            return await anyio.to_thread.run_sync(page)
 
     @kit.tool(
         name="scan_dependencies", title="Dependency advisories", permission="scan:run", open_world=osv,

@@ -134,12 +134,17 @@ async def test_sarif_export_validates_and_unknown_ids_say_what_to_do(
         scan = await client.call_tool("scan_path", {"path": str(VULNERABLE), "scanners": FAST})
         assert scan.structured_content is not None
         scan_id = scan.structured_content["scan_id"]
-        exported = await client.call_tool("scan_export_sarif", {"scan_id": scan_id})
-        assert exported.structured_content is not None
-        document = exported.structured_content["sarif"]
-        jsonschema.validate(document, schema)
+        pages: list[dict[str, Any]] = []
+        cursor = None
+        while not pages or cursor is not None:
+            arguments = {"scan_id": scan_id} if cursor is None else {"scan_id": scan_id, "cursor": cursor}
+            exported = await client.call_tool("scan_export_sarif", arguments)
+            assert exported.structured_content is not None, exported.content
+            jsonschema.validate(exported.structured_content["sarif"], schema)
+            pages.append(exported.structured_content["sarif"])
+            cursor = exported.structured_content["next_cursor"]
         baseline = tmp_path / "baseline.sarif"
-        baseline.write_text(json.dumps(document))
+        baseline.write_text(json.dumps(pages))
         diff = await client.call_tool("scan_diff", {"scan_id": scan_id, "baseline": str(baseline)})
         assert diff.structured_content is not None
         assert (diff.structured_content["new_total"], diff.structured_content["fixed_total"]) == (0, 0)
