@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -52,6 +52,28 @@ def plan_hash(context: str, bodies: list[dict[str, Any]]) -> str:
     """sha256 of the context and the canonical JSON of every body, in order."""
     canonical = json.dumps({"context": context, "objects": bodies}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def unknown_message(plan_id: str) -> str:
+    return f"plan {plan_id[:40]!r} is unknown or was already applied; run k8s_plan again"
+
+
+def expired_message(plan_id: str) -> str:
+    return f"plan {plan_id} has expired; run k8s_plan again and review the new diff"
+
+
+class PlanStorage(Protocol):
+    """Where plans wait between `k8s_plan` and `k8s_apply`: `PlanStore` or `RedisPlanStore`."""
+
+    ttl_s: float
+    max_plans: int
+    clock: Callable[[], float]
+
+    def add(self, *, sha256: str, context: str, owner: str, bodies: list[dict[str, Any]]) -> StoredPlan: ...
+
+    def take(self, plan_id: str, *, owner: str) -> StoredPlan: ...
+
+    def close(self) -> None: ...
 
 
 class PlanStore:
@@ -88,18 +110,19 @@ class PlanStore:
         with self._lock:
             plan = self._plans.get(plan_id)
             if plan is None:
-                raise NotFound(f"plan {plan_id[:40]!r} is unknown or was already applied; run k8s_plan again")
+                raise NotFound(unknown_message(plan_id))
             if plan.owner != owner:
                 raise PermissionDenied("this plan was made by another caller; run k8s_plan yourself")
             del self._plans[plan_id]
             if plan.expires_at <= self.clock():
-                raise InvalidArgument(
-                    f"plan {plan_id} has expired; run k8s_plan again and review the new diff"
-                )
+                raise InvalidArgument(expired_message(plan_id))
             return plan
 
     def __len__(self) -> int:
         return len(self._plans)
+
+    def close(self) -> None:
+        """Nothing to release: the plans go with the process."""
 
 
 def parse_manifests(text: str, *, max_bytes: int, max_objects: int) -> list[dict[str, Any]]:
@@ -164,7 +187,7 @@ def object_diff(live: dict[str, Any] | None, planned: dict[str, Any], label: str
 class PlanOps:
     """`k8s_plan` and `k8s_apply` over `KubeOps`' connections and policy."""
 
-    def __init__(self, kube: KubeOps, store: PlanStore) -> None:
+    def __init__(self, kube: KubeOps, store: PlanStorage) -> None:
         self.kube = kube
         self.store = store
 

@@ -44,7 +44,8 @@ from servers.deployment.models import (
     RunSpec,
     ScaleResult,
 )
-from servers.deployment.plan_ops import PlanOps, PlanStore
+from servers.deployment.plan_ops import PlanOps
+from servers.deployment.plan_store_redis import plan_store
 from servers.deployment.settings import DeploymentSettings
 from shared.auth import current_identity
 from shared.config import SuiteConfig
@@ -119,6 +120,7 @@ def build_server(
         finally:
             docker_ops.close()
             kube_ops.close()
+            store.close()
 
     kit = ServerKit("deployment", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
     docker_ops = docker if docker is not None else DockerOps.connect(settings, kit.policy)
@@ -131,7 +133,8 @@ def build_server(
             kit.policy,
         )
     )
-    plans = PlanOps(kube_ops, PlanStore(ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans))
+    store = plan_store(config, settings)
+    plans = PlanOps(kube_ops, store)
 
     def page(items: Sequence[T], cursor: str | None, limit: int | None, scope: str) -> Page[T]:
         return paginate(items, cursor=cursor, limit=limit, budget=kit.budget, scope=scope)

@@ -5,6 +5,7 @@
 docker_host = "unix:///var/run/docker.sock"
 kubeconfig = "/home/me/.kube/config"
 plan_ttl_s = 600
+plan_store = "memory"        # "redis": plans shared by every replica, in [limits.redis]
 
 [deployment.run_defaults]
 memory = "256m"
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,7 +95,14 @@ class DeploymentSettings(BaseModel):
     plan_ttl_s: float = Field(
         default=600.0, gt=0, le=86400, description="How long a k8s_plan stays appliable"
     )
-    max_plans: int = Field(default=100, ge=1, le=10_000, description="Plans held in memory at once")
+    plan_store: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="Where plans wait for k8s_apply: 'memory' (this process) or 'redis' (the fleet's "
+        "[limits.redis], so any replica can apply a plan made on another)",
+    )
+    max_plans: int = Field(
+        default=100, ge=1, le=10_000, description="Plans held at once (memory: in all; redis: per caller)"
+    )
     max_manifest_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest manifest text k8s_plan reads"
     )

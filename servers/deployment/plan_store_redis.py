@@ -1,0 +1,203 @@
+"""Plans in the fleet's Redis, so a plan made on one replica can be applied on any other.
+
+Same contract as the in-memory `PlanStore`: `add` returns a plan bound to its owner, `take` hands it
+out once, to its owner only, before it expires. A plan is one JSON value under
+`<prefix>:{plans}:plan:<id>`, written with `PX = plan_ttl_s`, so Redis forgets it by itself.
+`max_plans` bounds the live plans of each caller: a sorted set per owner (scored by expiry) names
+them, and a new plan beyond the bound evicts that caller's oldest. Both scripts run atomically in
+Redis; `take` deletes the plan only when the owner matches, so a wrong caller cannot destroy it.
+Before a taken plan is returned, its bodies must still hash to the sha256 stored beside them.
+
+There is no fallback to memory: a replica that cannot reach Redis refuses to plan or apply (a
+private store would bring back plans that only one replica can apply).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from servers.deployment.plan_ops import PlanStore, StoredPlan, expired_message, plan_hash, unknown_message
+from servers.deployment.settings import DeploymentSettings
+from shared.config import SuiteConfig
+from shared.errors import ConfigError, InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
+from shared.redis_limiter import RedisLimitSettings
+from shared.validation import no_nul
+
+__all__ = ["ADD_LUA", "TAKE_LUA", "RedisPlanStore", "plan_store"]
+
+# The shape of every id `add` makes ("plan-" + token_urlsafe(12)); anything else is unknown.
+_PLAN_ID: Final = re.compile(r"^plan-[A-Za-z0-9_-]{16}$")
+
+# KEYS[1]: the plan, KEYS[2]: the owner's index.  ARGV: plan id, JSON, ttl ms, max plans, key prefix.
+# Drops the index entries whose plans expired, evicts the owner's oldest live plans beyond the bound,
+# then stores the plan. Time is the Redis server's, shared by every replica.
+ADD_LUA: Final = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4]) + 1
+if excess > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
+    redis.call('DEL', ARGV[5] .. old)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+return now + ttl
+"""
+
+# KEYS[1]: the plan, KEYS[2]: the owner's index.  ARGV[1]: the caller, ARGV[2]: the plan id.
+# Returns {0} unknown, {1} another caller's (left in place), {2, json, expires ms} taken.
+TAKE_LUA: Final = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {0} end
+local ok, plan = pcall(cjson.decode, raw)
+if not ok or type(plan) ~= 'table' or plan['owner'] ~= ARGV[1] then return {1} end
+local left = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+return {2, raw, now + left}
+"""
+
+
+class RedisPlanStore:
+    """Plans in Redis: shared by every replica, single-use, owner-bound, expiring, bounded per owner."""
+
+    def __init__(
+        self, settings: RedisLimitSettings, *, ttl_s: float, max_plans: int, client: redis.Redis | None = None
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_plans = max_plans
+        self.clock = time.time  # expiries are wall-clock times, comparable across replicas
+        self._prefix = f"{settings.prefix}:{{plans}}:"
+        self._client = client or redis.Redis.from_url(
+            settings.redis_url(),
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=settings.timeout_s,
+            socket_connect_timeout=settings.timeout_s,
+        )
+        self._add = self._client.register_script(ADD_LUA)
+        self._take = self._client.register_script(TAKE_LUA)
+
+    def plan_key(self, plan_id: str) -> str:
+        return f"{self._prefix}plan:{plan_id}"
+
+    def owner_key(self, owner: str) -> str:
+        # Hashed: the subject may hold any character; the key stays short and plain.
+        return f"{self._prefix}owner:{hashlib.sha256(owner.encode()).hexdigest()[:32]}"
+
+    def add(self, *, sha256: str, context: str, owner: str, bodies: list[dict[str, Any]]) -> StoredPlan:
+        plan_id = "plan-" + secrets.token_urlsafe(12)
+        try:
+            value = json.dumps(
+                {"sha256": sha256, "context": context, "owner": owner, "bodies": bodies},
+                separators=(",", ":"),
+                allow_nan=False,
+            )
+        except ValueError as exc:
+            raise InvalidArgument(f"the manifests hold a value that cannot be stored: {exc}") from None
+        ttl_ms = max(1, round(self.ttl_s * 1000))
+        with _reaching_redis("store the plan"):
+            expires_ms = self._add(
+                keys=[self.plan_key(plan_id), self.owner_key(owner)],
+                args=[plan_id, value, ttl_ms, self.max_plans, f"{self._prefix}plan:"],
+            )
+        return StoredPlan(
+            plan_id=plan_id,
+            sha256=sha256,
+            context=context,
+            owner=owner,
+            bodies=tuple(copy.deepcopy(bodies)),
+            expires_at=int(expires_ms) / 1000,
+        )
+
+    def take(self, plan_id: str, *, owner: str) -> StoredPlan:
+        """Remove and return a live plan; refuse unknown, expired, other callers' and altered plans."""
+        no_nul(plan_id, what="plan_id")
+        if not _PLAN_ID.fullmatch(plan_id):
+            raise NotFound(unknown_message(plan_id))
+        with _reaching_redis("read the plan"):
+            reply = self._take(keys=[self.plan_key(plan_id), self.owner_key(owner)], args=[owner, plan_id])
+        status = int(reply[0])
+        if status == 0:
+            # Redis forgets a plan when its TTL runs out: expired and unknown look the same here.
+            raise NotFound(unknown_message(plan_id))
+        if status == 1:
+            raise PermissionDenied("this plan was made by another caller; run k8s_plan yourself")
+        expires_at = int(reply[2]) / 1000
+        if expires_at <= self.clock():  # a replica whose clock runs ahead of Redis
+            raise InvalidArgument(expired_message(plan_id))
+        try:
+            stored = json.loads(reply[1])
+            plan = StoredPlan(
+                plan_id=plan_id,
+                sha256=str(stored["sha256"]),
+                context=str(stored["context"]),
+                owner=owner,
+                bodies=tuple(stored["bodies"]),
+                expires_at=expires_at,
+            )
+            intact = plan_hash(plan.context, list(plan.bodies)) == plan.sha256
+        except (ValueError, KeyError, TypeError):
+            intact = False
+        if not intact:
+            raise PermissionDenied("the stored plan does not match its hash; run k8s_plan again")
+        return plan
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@contextmanager
+def _reaching_redis(action: str) -> Iterator[None]:
+    """Turn a Redis failure into a clear, model-facing error (no fallback to memory)."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise UpstreamUnavailable(
+            f"could not {action}: the plan store (Redis) is unreachable ({type(exc).__name__}); plans "
+            "are shared by every replica, so nothing was planned or applied; retry when Redis is back"
+        ) from None
+
+
+def plan_store(config: SuiteConfig, settings: DeploymentSettings) -> PlanStore | RedisPlanStore:
+    """The store `[deployment] plan_store` names; `ConfigError` when "redis" has no usable Redis."""
+    if settings.plan_store == "memory":
+        return PlanStore(ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
+    where = "deployment.plan_store = 'redis'"
+    if "redis" not in config.limits.model_fields_set:
+        raise ConfigError(
+            f"{where} needs the fleet's Redis in [limits.redis] (url or url_file); without it every "
+            "replica would use its own loopback Redis and plans would not be shared"
+        )
+    redis_settings = config.limits.redis
+    if not ({"url", "url_file"} & redis_settings.model_fields_set):
+        raise ConfigError(f"{where} needs [limits.redis] url or url_file (the fleet's Redis)")
+    try:
+        url = redis_settings.redis_url()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{where}: [limits.redis] must be a redis://, rediss:// or unix:// URL")
+    try:
+        return RedisPlanStore(redis_settings, ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
+    except ValueError:  # the URL's form; its text may hold a password, so it is not repeated
+        raise ConfigError(f"{where}: [limits.redis] URL is not a valid Redis URL") from None
