@@ -3,20 +3,17 @@ against the real control plane: plan on one, apply on the other, replay refused 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as kube_config
 
 from tests.integration.deployment.k8s_cluster import KubeCluster
 from tests.integration.deployment.sessions import data, deployment_session, error_text
 from tests.integration.deployment.test_k8s_server import config, deployment_yaml
 from tests.integration.scale.redis_service import RedisServer, redis_server
-from tests.support.services import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -28,30 +25,8 @@ def redis_srv(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def api(cluster: KubeCluster) -> Iterator[k8s.ApiClient]:
-    client = kube_config.new_client_from_config(config_file=str(cluster.kubeconfig))  # type: ignore[no-untyped-call]
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def apps(api: k8s.ApiClient) -> k8s.AppsV1Api:
     return k8s.AppsV1Api(api)
-
-
-@pytest.fixture
-def namespace(api: k8s.ApiClient) -> Iterator[str]:
-    """A fresh namespace per test, made with the admin token (test setup only)."""
-    core = k8s.CoreV1Api(api)
-    name = f"t-{secrets.token_hex(4)}"
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    wait_until(
-        lambda: core.read_namespaced_service_account("default", name) is not None,
-        timeout=30,
-        what=f"service account default in {name}",
-    )
-    yield name
-    core.delete_namespace(name)
 
 
 def replica_config(cluster: KubeCluster, tmp_path: Path, store: str, redis_url: str) -> dict[str, Any]:

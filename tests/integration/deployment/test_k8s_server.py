@@ -4,18 +4,15 @@ scheduler, etcd, kwok): plan → apply → rollout → scale → restart → rol
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as kube_config
 
 from tests.integration.deployment.k8s_cluster import KubeCluster
 from tests.integration.deployment.sessions import data, deployment_session, error_text
-from tests.support.services import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -39,29 +36,6 @@ spec:
       - name: {name}
         image: {image}
 """
-
-
-@pytest.fixture
-def api(cluster: KubeCluster) -> Iterator[k8s.ApiClient]:
-    client = kube_config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def namespace(api: k8s.ApiClient) -> Iterator[str]:
-    """A fresh namespace per test, created and deleted with the admin token (test setup only)."""
-    name = f"t-{secrets.token_hex(4)}"
-    core = k8s.CoreV1Api(api)
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    # Pods are admitted once the controller manager has made the namespace's default service account.
-    wait_until(
-        lambda: core.read_namespaced_service_account("default", name) is not None,
-        timeout=30,
-        what=f"service account default in {name}",
-    )
-    yield name
-    core.delete_namespace(name)
 
 
 def config(
