@@ -7,6 +7,11 @@ use crate::error::{Error, Result};
 ///
 /// When every vote falls in one category, chance agreement is 1 and kappa is undefined; this
 /// returns 1.0 then (the raters agree perfectly).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] when there are no subjects or no categories, a subject has fewer
+/// than 2 raters or not as many as the first one, the rows are ragged, or a count overflows.
 pub fn fleiss_kappa(counts: &[Vec<u64>]) -> Result<f64> {
     let first = counts
         .first()
@@ -64,6 +69,7 @@ fn too_many() -> Error {
 }
 
 #[cfg(test)]
+#[expect(clippy::float_cmp, reason = "exact values are what the tests pin")]
 mod tests {
     use super::*;
 

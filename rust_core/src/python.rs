@@ -13,6 +13,10 @@ use crate::ratelimit::{self, Decision, Quota, RateLimiter};
 use crate::text;
 
 /// The one place where Rust errors cross into Python.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature `map_err` takes: errors are handed over by value"
+)]
 fn to_py_err(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
@@ -212,8 +216,8 @@ impl PyRateLimiter {
             .map_err(to_py_err)
     }
 
-    fn set_rule(&self, name: &str, quota: PyRef<'_, PyQuota>) {
-        self.inner.set_rule(name, quota.inner);
+    fn set_rule(&self, name: &str, quota: &Bound<'_, PyQuota>) {
+        self.inner.set_rule(name, quota.get().inner);
     }
 
     fn rules(&self) -> Vec<String> {
@@ -390,6 +394,10 @@ fn claims(c: &[consensus::Claim]) -> Vec<PyClaim> {
 }
 
 #[pyfunction(name = "consensus")]
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "pyo3 extracts Python lists into owned values, which the detached closure reads"
+)]
 #[pyo3(signature = (answers, *, weights = None, verdicts = None, embeddings = None, agreement = None, threshold = None))]
 fn py_consensus(
     py: Python<'_>,
@@ -420,11 +428,19 @@ fn py_consensus(
 }
 
 #[pyfunction]
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "owned copies: the GIL is released while they are read"
+)]
 fn text_similarity(py: Python<'_>, a: String, b: String) -> f64 {
     py.detach(|| text::text_similarity(&a, &b))
 }
 
 #[pyfunction]
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "pyo3 extracts a list of lists only into owned Vecs"
+)]
 fn fleiss_kappa(counts: Vec<Vec<i64>>) -> PyResult<f64> {
     let mut rows: Vec<Vec<u64>> = Vec::with_capacity(counts.len());
     for (s, row) in counts.iter().enumerate() {

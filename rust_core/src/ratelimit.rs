@@ -34,6 +34,11 @@ impl Quota {
     ///
     /// The emission interval is rounded up to whole nanoseconds, so the limiter never admits
     /// more than the nominal rate.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidQuota`] when `rate` or `period_s` is not finite and > 0, `burst` is 0,
+    /// or the emission interval or the burst's span is not within 1 ns and 146 years.
     pub fn new(rate: f64, burst: u64, period_s: f64) -> Result<Self> {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(Error::InvalidQuota(format!(
@@ -55,6 +60,11 @@ impl Quota {
                 "{rate} per {period_s} s gives an emission interval of {emission} ns; it must be within 1 ns and 146 years"
             )));
         }
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked above: a whole number within 1 and 2^62"
+        )]
         let emission_ns = emission as u64;
         let tolerance_ns = emission_ns
             .checked_mul(burst)
@@ -74,6 +84,10 @@ impl Quota {
     }
 
     /// `rate` cells per second with at most `burst` at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Quota::new`].
     pub fn per_second(rate: f64, burst: u64) -> Result<Self> {
         Self::new(rate, burst, 1.0)
     }
@@ -237,6 +251,10 @@ struct Pending<'a> {
 
 impl RateLimiter {
     /// A limiter that tracks at most `max_keys` (rule, key) states at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when `max_keys` is 0.
     pub fn new(max_keys: usize) -> Result<Self> {
         if max_keys == 0 {
             return Err(Error::InvalidInput("max_keys must be >= 1".to_owned()));
@@ -296,6 +314,10 @@ impl RateLimiter {
     }
 
     /// The quota of a rule.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownRule`] when no rule of that name was set.
     pub fn quota(&self, name: &str) -> Result<Quota> {
         let table = self.lock();
         let i = table.rule_index(name)?;
@@ -303,6 +325,10 @@ impl RateLimiter {
     }
 
     /// Checks `cost` cells against one (rule, key) and charges them if admitted.
+    ///
+    /// # Errors
+    ///
+    /// As [`RateLimiter::check_all`].
     pub fn check(&self, rule: &str, key: &str, cost: u64, now_ns: u64) -> Result<Decision> {
         self.check_all(&[(rule, key)], cost, now_ns)
     }
@@ -310,16 +336,33 @@ impl RateLimiter {
     /// Atomic multi-rule check: every (rule, key) admits `cost` and all are charged, or none
     /// is charged and the decision names the first pair that refused. A pair listed twice is
     /// charged twice.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownRule`] when a pair names a rule that was never set;
+    /// [`Error::InvalidCheck`] when `checks` is empty, `cost` is 0 or exceeds a checked rule's
+    /// burst, `now_ns` is past 2^62, or the check needs more new keys than `max_keys`. A
+    /// refusal is not an error: it is a [`Decision`] with `allowed == false`.
     pub fn check_all(&self, checks: &[(&str, &str)], cost: u64, now_ns: u64) -> Result<Decision> {
         self.decide(checks, cost, now_ns, true)
     }
 
     /// What `check(rule, key, 1)` would answer now, without charging or tracking anything.
     /// It does not consider the capacity of the key table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownRule`] when `rule` was never set; [`Error::InvalidCheck`] when `now_ns`
+    /// is past 2^62.
     pub fn peek(&self, rule: &str, key: &str, now_ns: u64) -> Result<Decision> {
         self.decide(&[(rule, key)], 1, now_ns, false)
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one critical section under the table lock: check every pair, then charge all \
+                  or none; the one-tracked-key fast path is inlined here on purpose"
+    )]
     fn decide(
         &self,
         checks: &[(&str, &str)],
@@ -465,6 +508,6 @@ impl std::fmt::Debug for RateLimiter {
         f.debug_struct("RateLimiter")
             .field("max_keys", &self.max_keys)
             .field("tracked", &self.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

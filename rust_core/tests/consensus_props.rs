@@ -1,6 +1,8 @@
 //! Property tests of the consensus engine.
+#![expect(clippy::float_cmp, reason = "exact values are what the tests pin")]
 
 use std::collections::BTreeSet;
+use std::fmt::Write;
 
 use proptest::prelude::*;
 use rust_core::consensus::{consensus, Options, Report};
@@ -75,7 +77,7 @@ proptest! {
         let mut s = seed | 1;
         for i in (1..n).rev() {
             s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-            perm.swap(i, (s % (i as u64 + 1)) as usize);
+            perm.swap(i, usize::try_from(s % (i as u64 + 1)).unwrap());
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let shuffled: Vec<&str> = perm.iter().map(|&i| refs[i]).collect();
@@ -136,7 +138,10 @@ proptest! {
 
 #[test]
 fn long_and_many_answers() {
-    let long: String = (0..100_000).map(|i| format!("word{} ", i % 5000)).collect();
+    let long: String = (0..100_000).fold(String::new(), |mut s, i| {
+        write!(s, "word{} ", i % 5000).unwrap();
+        s
+    });
     let mut texts: Vec<String> = (0..49)
         .map(|i| {
             [

@@ -1,4 +1,5 @@
 //! Property tests of the text features: the fast paths agree with the plain definitions.
+#![expect(clippy::float_cmp, reason = "exact values are what the tests pin")]
 
 use proptest::prelude::*;
 use rust_core::text::{
@@ -69,7 +70,7 @@ const PIECES: &[&str] = &[
 fn text() -> impl Strategy<Value = String> {
     prop::collection::vec((0..PIECES.len(), 0..3usize), 0..40).prop_map(|v| {
         v.into_iter()
-            .map(|(i, sep)| format!("{}{}", PIECES[i], ["", " ", ". "][sep]))
+            .map(|(i, sep)| [PIECES[i], ["", " ", ". "][sep]].concat())
             .collect()
     })
 }
@@ -126,7 +127,7 @@ proptest! {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            perm.swap(i, (s % (i as u64 + 1)) as usize);
+            perm.swap(i, usize::try_from(s % (i as u64 + 1)).unwrap());
         }
         let shuffled: Vec<Vec<u64>> = perm.iter().map(|&i| docs[i].clone()).collect();
         let p = cosine_matrix(&shuffled);
