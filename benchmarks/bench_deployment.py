@@ -39,9 +39,9 @@ from servers.deployment.k8s_client import KubeConnections
 from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.server import build_server
 from servers.deployment.settings import DeploymentSettings
-from shared.config import SuiteConfig
 from shared.identity import Identity
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from tests.integration.deployment.docker_engine import docker_engine
 from tests.integration.deployment.k8s_cluster import kube_cluster
 

@@ -32,7 +32,7 @@ from servers.experts.circle_ops import AskRequest, Circle
 from servers.experts.roster import Roster
 from servers.experts.server import build_server
 from servers.experts.settings import ExpertsSettings
-from shared.config import SuiteConfig
+from shared.settings import SuiteConfig
 from tests.support.services import free_port, port_open, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

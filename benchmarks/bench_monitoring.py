@@ -28,7 +28,7 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from servers.monitoring.server import build_server
-from shared.config import SuiteConfig
+from shared.settings import SuiteConfig
 from tests.integration.monitoring.prom_stack import prometheus_stack
 
 BLOCK = 25

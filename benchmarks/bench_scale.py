@@ -139,11 +139,11 @@ def check_costs(url: str, checks: int) -> None:
 def _serve(backend: str, url: str, port: int, rate: float, burst: int) -> None:
     """One replica: the echo tool behind the whole shared stack, on stateless streamable HTTP."""
     from benchmarks.bench_shared import build_shared
-    from shared.config import SuiteConfig
     from shared.ratelimit import QuotaSpec
     from shared.redis_limiter import RedisCallLimiter, RedisLimitSettings
     from shared.runner import Mounted, build_http_app, run_http
     from shared.runtime import Runtime
+    from shared.settings import SuiteConfig
 
     quota = {"rate": rate, "burst": burst}
     config = SuiteConfig.model_validate(

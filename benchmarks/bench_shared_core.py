@@ -22,8 +22,10 @@ import anyio
 
 from shared.audit import AuditLog, canonical_json
 from shared.identity import Identity
-from shared.output import OutputBudget, paginate, redact, redact_data
-from shared.policy import Policy, PolicySettings
+from shared.output import OutputBudget, redact, redact_data
+from shared.paging import paginate
+from shared.policy import Policy
+from shared.policy_settings import PolicySettings
 from shared.validation import image_ref, k8s_name
 
 WHO = Identity("bench", "viewer", "local")

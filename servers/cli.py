@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from pydantic import BaseModel
 
-    from shared.config import SuiteConfig
     from shared.runtime import Runtime
+    from shared.settings import SuiteConfig
 
 __all__ = ["SERVERS", "ServerEntry", "available_servers", "build", "main", "resolve"]
 
@@ -143,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve_http(args: argparse.Namespace, mounts: list[Any], runtime: Runtime) -> int:
     from shared import runner
     from shared.auth import hash_api_key, is_loopback, new_api_key
-    from shared.config import ApiKeySettings
+    from shared.auth_settings import ApiKeySettings
 
     token: str | None = None
     if (

@@ -28,7 +28,6 @@ import hmac
 import json
 import os
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,19 +36,16 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import anyio
 
-from shared.identity import Identity
+from shared.calls import CallRecord
 from shared.output import clip, redact, redact_data
 
 if TYPE_CHECKING:
-    from shared.config import AuditSettings
+    from shared.settings import AuditSettings
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "Outcome", "VerifyResult", "canonical_json", "verify"]
+__all__ = ["GENESIS", "AuditError", "AuditLog", "VerifyResult", "canonical_json", "verify"]
 
 GENESIS: Final = "0" * 64
 FORMAT_VERSION: Final = 1
-
-Outcome = Literal["ok", "tool_error", "denied", "rate_limited", "crashed"]
-"""ok; tool_error = a ToolFailure; denied = PermissionDenied; rate_limited; crashed = a bug."""
 
 
 class AuditError(Exception):
@@ -70,6 +66,17 @@ def _digest(key: bytes | None, data: str) -> str:
 def _line_hash(key: bytes | None, record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     return _digest(key, str(record.get("prev_hash", "")) + canonical_json(body))
+
+
+def _stored_line(body: str, line_hash: str) -> bytes:
+    """The bytes stored for a line: the hashed canonical body with "hash" appended last."""
+    return f'{body[:-1]},"hash":"{line_hash}"}}\n'.encode()
+
+
+def _canonical_bytes(record: dict[str, Any]) -> bytes:
+    """The only bytes a line holding `record` may have (what `record()` wrote)."""
+    body = canonical_json({k: v for k, v in record.items() if k != "hash"})
+    return _stored_line(body, str(record["hash"]))
 
 
 class AuditLog:
@@ -176,49 +183,36 @@ class AuditLog:
 
     # ------------------------------------------------------------------ writing
 
-    def record(
-        self,
-        *,
-        identity: Identity,
-        server: str,
-        tool: str,
-        arguments: Mapping[str, Any],
-        outcome: Outcome | str,
-        latency_s: float,
-        request_id: str | None = None,
-        detail: str | None = None,
-    ) -> int:
+    def record(self, call: CallRecord) -> int:
         """Queue one line for a finished tool call and return its `seq` at once (no waiting).
 
-        Args:
-            arguments: the call's arguments, raw; only their digest (SHA-256, or HMAC with a key)
-                and a redacted, clipped preview are stored.
-            outcome: one of `Outcome`'s values.
-            detail: a short error message for failed outcomes (redacted and clipped).
+        Only a digest of the call's arguments (SHA-256, or HMAC with a key) and a redacted, clipped
+        preview of them are stored; the detail of a failed call is redacted and clipped too.
 
         Raises:
             AuditError: the writer failed earlier (e.g. the disk is full) or the file cannot be opened.
         """
         if self._file is None:
             self._open_sync()  # one-time; call `await open()` at startup to keep this off the loop
-        plain = dict(arguments)
+        plain = dict(call.arguments)
         canonical_args = canonical_json(plain)
         redacted = redact_data(plain)
         preview, _ = clip(
             canonical_args if redacted == plain else canonical_json(redacted), self._preview_chars
         )
+        identity = call.identity
         record: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "time": datetime.now(UTC).isoformat(timespec="microseconds"),
             "identity": {"subject": identity.subject, "role": identity.role, "method": identity.method},
-            "server": server,
-            "tool": tool,
+            "server": call.server,
+            "tool": call.tool,
             "args_sha256": _digest(self._key, canonical_args),
             "args_preview": preview,
-            "outcome": outcome,
-            "latency_ms": round(latency_s * 1000, 3),
-            "request_id": request_id,
-            "detail": clip(redact(detail), 500)[0] if detail is not None else None,
+            "outcome": call.outcome,
+            "latency_ms": round(call.latency_s * 1000, 3),
+            "request_id": call.request_id,
+            "detail": clip(redact(call.detail), 500)[0] if call.detail is not None else None,
         }
         with self._cond:
             if self._error is not None:
@@ -231,36 +225,15 @@ class AuditLog:
             line_hash = _digest(self._key, self._head + body)
             self._seq += 1
             self._head = line_hash
-            # The stored line is the hashed body with "hash" appended last (verify re-sorts).
-            self._pending.append((self._seq, f'{body[:-1]},"hash":"{line_hash}"}}\n'.encode()))
+            self._pending.append((self._seq, _stored_line(body, line_hash)))
             self._cond.notify_all()
             return self._seq
 
-    async def append(
-        self,
-        *,
-        identity: Identity,
-        server: str,
-        tool: str,
-        arguments: Mapping[str, Any],
-        outcome: Outcome | str,
-        latency_s: float,
-        request_id: str | None = None,
-        detail: str | None = None,
-    ) -> int:
+    async def append(self, call: CallRecord) -> int:
         """`record`, then wait (in a worker thread, never on the loop) until the line is fsynced."""
         if self._file is None:
             await self.open()
-        seq = self.record(
-            identity=identity,
-            server=server,
-            tool=tool,
-            arguments=arguments,
-            outcome=outcome,
-            latency_s=latency_s,
-            request_id=request_id,
-            detail=detail,
-        )
+        seq = self.record(call)
         await anyio.to_thread.run_sync(self._wait_durable, seq)
         return seq
 
@@ -383,6 +356,11 @@ def verify(path: Path | str, *, key: bytes | None = None, expect_head: str | Non
             return _bad(
                 number - 1, prev_seq, prev_hash, number, "altered", f"has seq {seq}, expected {prev_seq + 1}"
             )
+        if raw != _canonical_bytes(record):
+            # The hash covers the parsed values; the bytes must be exactly what was written, or a
+            # reader could see other values (a duplicate key read first, escapes, reordering).
+            what = "was altered (its bytes are not the form the log writes: duplicate keys or re-encoding)"
+            return _bad(number - 1, prev_seq, prev_hash, number, "altered", what)
         seen[line_hash] = number
         seqs.append(seq)
         hashes.append(line_hash)
@@ -428,12 +406,19 @@ def _chain_break(
     return _bad(0, 0, GENESIS, 1, "removed", "does not start the chain: lines were removed before it")
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate keys")
+    return dict(pairs)
+
+
 def _parse(raw: bytes) -> dict[str, Any] | None:
-    """A complete line holding an audit record's chain fields, or None."""
+    """A complete line holding an audit record's chain fields (no duplicate keys), or None."""
     if not raw.endswith(b"\n"):
         return None
     try:
-        record = json.loads(raw)
+        record = json.loads(raw, object_pairs_hook=_no_duplicates)
     except ValueError:
         return None
     if not isinstance(record, dict) or type(record.get("seq")) is not int:

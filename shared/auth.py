@@ -3,19 +3,17 @@
 The HTTP transports use the SDK's auth machinery: `BearerVerifier` is the SDK's `TokenVerifier`,
 `auth_settings()` builds the `AuthSettings` that make the server publish protected-resource
 metadata and answer a missing or bad token with 401 and a `WWW-Authenticate` challenge. The guard
-turns the verified `AccessToken` into an `Identity` and publishes it through `current_identity()`.
+turns the verified `AccessToken` into an `Identity`; tools read it with `shared.calls.current_identity()`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import getpass
 import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings as SdkAuthSettings
 from pydantic import AnyHttpUrl
 
-from shared.config import ApiKeySettings, AuthSettings, JwtSettings
+from shared.auth_settings import ApiKeySettings, AuthSettings, JwtSettings
 from shared.errors import ConfigError
 from shared.identity import Identity
 
@@ -34,17 +32,13 @@ __all__ = [
     "BearerVerifier",
     "auth_settings",
     "bearer_identity",
-    "current_identity",
     "hash_api_key",
     "identity_from_token",
     "is_loopback",
     "local_identity",
     "new_api_key",
     "require_safe_exposure",
-    "use_identity",
 ]
-
-_current: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("code_mcp_identity", default=None)
 
 
 def hash_api_key(key: str) -> str:
@@ -144,7 +138,7 @@ class BearerVerifier:
                 client_id=grant.id,
                 subject=grant.id,
                 scopes=[],
-                claims={"role": grant.role, "method": "api_key"},
+                claims={"role": grant.role, "method": "api_key", "servers": grant.servers},
             )
         if self._jwt is None or token.count(".") != 2:
             return None
@@ -161,7 +155,12 @@ class BearerVerifier:
             subject=str(claims["sub"]),
             scopes=_scopes(claims.get(rules.scope_claim, claims.get("scp"))),
             expires_at=int(claims["exp"]),
-            claims={"role": str(role), "method": "jwt", "iss": claims["iss"]},
+            claims={
+                "role": str(role),
+                "method": "jwt",
+                "iss": claims["iss"],
+                "servers": _servers_of(claims, rules.servers_claim),
+            },
         )
 
     def _match_api_key(self, token: str) -> ApiKeySettings | None:
@@ -171,6 +170,18 @@ class BearerVerifier:
             if hmac.compare_digest(digest, grant.sha256):
                 found = grant
         return found
+
+
+def _servers_of(claims: dict[str, Any], claim: str | None) -> list[str] | None:
+    """The servers a token opens: every one without `servers_claim`; else those the claim lists."""
+    if claim is None:
+        return None
+    raw = claims.get(claim)
+    if isinstance(raw, str):
+        return raw.split()
+    if isinstance(raw, list):
+        return [str(item) for item in raw]
+    return []
 
 
 def _scopes(raw: Any) -> list[str]:
@@ -201,11 +212,13 @@ def identity_from_token(token: AccessToken) -> Identity:
     """The identity a verified bearer token stands for."""
     claims = token.claims or {}
     method = claims.get("method")
+    servers = claims.get("servers")
     return Identity(
         subject=token.subject or token.client_id,
         role=str(claims.get("role", "")),
         method="jwt" if method == "jwt" else "api_key",
         scopes=frozenset(token.scopes),
+        servers=frozenset(servers) if isinstance(servers, list) else None,
     )
 
 
@@ -222,28 +235,6 @@ def bearer_identity() -> Identity | None:
     """The identity of the bearer token the SDK's auth middleware stored for this request."""
     token = get_access_token()
     return identity_from_token(token) if token is not None else None
-
-
-def current_identity() -> Identity:
-    """The caller of the tool call in progress.
-
-    Raises:
-        RuntimeError: called outside a tool call.
-    """
-    identity = _current.get()
-    if identity is None:
-        raise RuntimeError("current_identity() is only valid inside a tool call")
-    return identity
-
-
-@contextmanager
-def use_identity(identity: Identity) -> Iterator[Identity]:
-    """Make `identity` the `current_identity()` for the enclosed block."""
-    reset = _current.set(identity)
-    try:
-        yield identity
-    finally:
-        _current.reset(reset)
 
 
 def is_loopback(host: str) -> bool:

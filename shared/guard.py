@@ -1,8 +1,12 @@
-"""The guard every `tools/call` passes: identity → permission → rate limit → tool → audit + metrics.
+"""The guard every `tools/call` passes: identity → credential scope → permission → rate limit →
+tool → audit + metrics.
 
 It is an SDK `ServerMiddleware`, so it sees the raw call before the SDK looks the tool up or
-validates arguments. Calls to tools the kit did not register (unknown names) pass straight through:
-reporting them, like bad arguments, is the SDK's business.
+validates arguments. A call to a tool this server does not have (an unknown name, or a tool above
+the tier) is charged to the caller's quota and audited too, then answered by the SDK. How a call
+ended is known by class, never by reading the SDK's message text: the kit's result pipeline marks
+the `ActiveCall` (ok, tool_error, denied, …); a call the pipeline never saw was refused by the SDK
+before the tool ran (its arguments failed the input schema).
 """
 
 from __future__ import annotations
@@ -11,22 +15,25 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
-from mcp_types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult
 
-from shared.audit import Outcome
-from shared.auth import use_identity
-from shared.identity import Identity
-from shared.policy import Tier
-from shared.ratelimit import caller_key, retry_after_seconds
+from shared.calls import ActiveCall, use_call
+from shared.policy_settings import Tier
+from shared.ratelimit import caller_key
+from shared.results import refusal
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-__all__ = ["Guard", "GuardedTool", "refusal"]
+__all__ = ["UNKNOWN_TOOL", "Guard", "GuardedTool"]
+
+UNKNOWN_TOOL: Final = "(unknown tool)"
+"""The tool name calls to a tool this server does not have are charged and audited under."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,35 +46,14 @@ class GuardedTool:
     cost: int = 1
 
 
-def refusal(message: str, *, reason: str, retry_after_ms: int | None = None) -> CallToolResult:
-    """A tool error the model can act on; the reason (and retry delay) also travel as data."""
-    data: dict[str, Any] = {"error": reason, "message": message}
-    if retry_after_ms is not None:
-        data["retry_after_ms"] = retry_after_ms
-        data["retry_after_s"] = retry_after_seconds(retry_after_ms)
-    return CallToolResult(
-        content=[TextContent(type="text", text=message)],
-        structured_content=data,
-        is_error=True,
-        _meta={"code-mcp/refusal": data},
-    )
-
-
-def _outcome(tool: str, result: HandlerResult) -> tuple[Outcome, str | None]:
-    """ok, a tool error, or a crash (the SDK reports a bug only as "Error executing tool <name>")."""
+def _error_text(result: HandlerResult) -> str | None:
+    """The text of an error result (None when the result is not an error)."""
     if isinstance(result, CallToolResult):
-        if not result.is_error:
-            return "ok", None
-        text = " ".join(getattr(block, "text", "") for block in result.content)
-    elif isinstance(result, dict) and result.get("isError") is True:
-        text = " ".join(
-            str(block.get("text", "")) for block in result.get("content", []) if isinstance(block, dict)
-        )
-    else:
-        return "ok", None
-    if text.strip() == f"Error executing tool {tool}":  # argument errors carry ": <details>"
-        return "crashed", text
-    return "tool_error", text
+        return " ".join(getattr(block, "text", "") for block in result.content) if result.is_error else None
+    if isinstance(result, dict) and result.get("isError") is True:
+        blocks = result.get("content", [])
+        return " ".join(str(b.get("text", "")) for b in blocks if isinstance(b, dict))
+    return None
 
 
 class Guard(ServerMiddleware[Any]):
@@ -81,72 +67,77 @@ class Guard(ServerMiddleware[Any]):
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or ctx.request_id is None:
             return await call_next(ctx)
-        name = ctx.params.get("name") if ctx.params else None
-        tool = self.tools.get(name) if isinstance(name, str) else None
-        if tool is None:
-            return await call_next(ctx)
-        raw_args = ctx.params.get("arguments") if ctx.params else None
+        params = ctx.params or {}
+        name = params.get("name")
+        raw_args = params.get("arguments")
         arguments: Mapping[str, Any] = raw_args if isinstance(raw_args, Mapping) else {}
+        tool = self.tools.get(name) if isinstance(name, str) else None
         started = time.perf_counter()
         runtime = self.runtime
         identity = runtime.identity_for(ctx)
-        request_id = os.urandom(16).hex()  # unique across sessions, unlike the JSON-RPC id (uuid4 is slower)
+        call = ActiveCall(
+            server=self.server,
+            tool=tool.name if tool is not None else UNKNOWN_TOOL,
+            identity=identity,
+            arguments=arguments if tool is not None else {"name": str(name)[:200], "arguments": arguments},
+            request_id=os.urandom(16).hex(),  # unique across sessions, unlike the JSON-RPC id
+        )
+        try:
+            refused = await self._refuse(call, tool)
+            if refused is not None:
+                return refused
+            # Bind the log context by token: structlog's bound_contextvars copies the whole context.
+            tokens = structlog.contextvars.bind_contextvars(
+                request_id=call.request_id, rpc_id=ctx.request_id, server=self.server, tool=call.tool
+            )
+            try:
+                with use_call(call):
+                    result = await call_next(ctx)
+            except MCPError as exc:  # a protocol error (unknown tool on some eras, a resolver's)
+                call.finish("tool_error", str(exc))
+                raise
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)
+            if call.outcome is None:
+                # The tool body never ran: the SDK answered (unknown tool, arguments off the schema).
+                text = _error_text(result)
+                call.finish("tool_error" if text is not None else "ok", text)
+            return result
+        finally:
+            runtime.record(call.record(time.perf_counter() - started))
 
-        if not runtime.permits(identity, tool.permission):
+    async def _refuse(self, call: ActiveCall, tool: GuardedTool | None) -> CallToolResult | None:
+        """The guard's own refusal of this call, or None to let it run."""
+        runtime, identity = self.runtime, call.identity
+        if not identity.may_use(self.server):
+            message = (
+                f"permission denied: this credential does not open the {self.server} server; "
+                "ask an operator for a credential that does"
+            )
+            return self._deny(call, message, "credential")
+        if tool is not None and not runtime.permits(identity, tool.permission):
             message = (
                 f"permission denied: tool {tool.name} needs permission {tool.permission!r}, which role "
                 f"{identity.role or '(none)'!r} does not have; ask an operator for a role that grants it"
             )
-            runtime.metrics.observe_refusal(self.server, tool.name, "permission")
-            self._record(tool, identity, arguments, started, request_id, "denied", message)
-            return refusal(message, reason="permission_denied")
-
-        decision = runtime.limiter.check(
-            server=self.server, tool=tool.name, subject=caller_key(identity), cost=tool.cost
-        )
-        if decision is not None:
-            message = (
-                f"rate limited by the {decision.rule} quota: retry after {decision.retry_after_ms} ms "
-                f"(retry_after_ms={decision.retry_after_ms})"
-            )
-            runtime.metrics.observe_refusal(self.server, tool.name, "rate_limit")
-            self._record(tool, identity, arguments, started, request_id, "rate_limited", message)
-            return refusal(message, reason="rate_limited", retry_after_ms=decision.retry_after_ms)
-
-        outcome: Outcome = "crashed"
-        detail: str | None = "the call was cancelled or raised"
-        try:
-            # Bind the log context by token: structlog's bound_contextvars copies the whole context.
-            tokens = structlog.contextvars.bind_contextvars(
-                request_id=request_id, rpc_id=ctx.request_id, server=self.server, tool=tool.name
-            )
-            try:
-                with use_identity(identity):
-                    result = await call_next(ctx)
-            finally:
-                structlog.contextvars.reset_contextvars(**tokens)
-            outcome, detail = _outcome(tool.name, result)
-            return result
-        finally:
-            self._record(tool, identity, arguments, started, request_id, outcome, detail)
-
-    def _record(
-        self,
-        tool: GuardedTool,
-        identity: Identity,
-        arguments: Mapping[str, Any],
-        started: float,
-        request_id: str,
-        outcome: Outcome,
-        detail: str | None,
-    ) -> None:
-        self.runtime.record_call(
+            return self._deny(call, message, "permission")
+        decision = await runtime.limiter.check(
             server=self.server,
-            tool=tool.name,
-            identity=identity,
-            arguments=arguments,
-            outcome=outcome,
-            latency_s=time.perf_counter() - started,
-            request_id=request_id,
-            detail=detail,
+            tool=call.tool,
+            subject=caller_key(identity),
+            cost=tool.cost if tool is not None else 1,
         )
+        if decision is None:
+            return None
+        message = (
+            f"rate limited by the {decision.rule} quota: retry after {decision.retry_after_ms} ms "
+            f"(retry_after_ms={decision.retry_after_ms})"
+        )
+        runtime.metrics.observe_refusal(self.server, call.tool, "rate_limit")
+        call.finish("rate_limited", message)
+        return refusal(message, reason="rate_limited", retry_after_ms=decision.retry_after_ms)
+
+    def _deny(self, call: ActiveCall, message: str, why: str) -> CallToolResult:
+        self.runtime.metrics.observe_refusal(self.server, call.tool, why)
+        call.finish("denied", message)
+        return refusal(message, reason="permission_denied")

@@ -18,3 +18,9 @@ class Identity:
     role: str
     method: AuthMethod
     scopes: frozenset[str] = field(default_factory=frozenset)
+    servers: frozenset[str] | None = None
+    """The servers this credential opens (None: all of them)."""
+
+    def may_use(self, server: str) -> bool:
+        """Whether this credential opens `server`."""
+        return self.servers is None or server in self.servers

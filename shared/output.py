@@ -1,38 +1,23 @@
-"""Bounded results: budgets, pages with a continuation cursor, clipping and secret redaction.
+"""Bounded results: the output budget, clipping text, and fitting a whole result into its cap.
 
-Truncation is always said (`Page.truncated`, `Page.note`, the clip marker), never silent.
+Truncation is always said (the clip marker, `Page.truncated` / `Page.note` in `shared.paging`, the
+note `fit` returns), never silent.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from pydantic import BaseModel, Field
 from pydantic_core import to_json
-
-from shared.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from shared.config import OutputSettings
 
-__all__ = [
-    "OutputBudget",
-    "Page",
-    "clip",
-    "decode_cursor",
-    "encode_cursor",
-    "paginate",
-    "redact",
-    "redact_data",
-]
+__all__ = ["OutputBudget", "clip", "fit", "redact", "redact_data"]
 
 T = TypeVar("T")
 
@@ -43,118 +28,22 @@ class OutputBudget:
 
     max_items: int = 50
     max_chars: int = 20_000
+    max_result_chars: int = 80_000
 
     def __post_init__(self) -> None:
-        if self.max_items < 1 or self.max_chars < 100:
-            raise ValueError("an output budget needs max_items >= 1 and max_chars >= 100")
+        if self.max_items < 1 or self.max_chars < 100 or self.max_result_chars < self.max_chars:
+            raise ValueError(
+                "an output budget needs max_items >= 1, max_chars >= 100 and max_result_chars >= max_chars"
+            )
 
     @classmethod
     def from_settings(cls, settings: OutputSettings) -> OutputBudget:
         """The budget configured in `[output]`."""
-        return cls(max_items=settings.max_items, max_chars=settings.max_chars)
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a longer result."""
-
-    items: list[T] = Field(description="The items on this page.")
-    total: int | None = Field(default=None, description="How many items there are in all, when known.")
-    next_cursor: str | None = Field(
-        default=None,
-        description="Pass this as `cursor` to get the next page; null when this is the last page.",
-    )
-    truncated: bool = Field(default=False, description="True when more items exist than this page holds.")
-    note: str | None = Field(default=None, description="Why the page was cut short and how to continue.")
-
-
-# --------------------------------------------------------------------------- cursors
-
-_CURSOR_MAX: Final = 256
-
-
-def _scope_tag(scope: str) -> str:
-    return hashlib.sha256(scope.encode()).hexdigest()[:16]
-
-
-def encode_cursor(offset: int, scope: str = "") -> str:
-    """An opaque cursor for `offset`, bound to `scope` (describe the query: tool + its filters)."""
-    raw = json.dumps({"o": offset, "s": _scope_tag(scope)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, scope: str = "") -> int:
-    """The offset a cursor from `encode_cursor` stands for; `InvalidArgument` if it is not one.
-
-    A cursor made for another query (another `scope`) is refused too, so a model cannot
-    continue one listing with the cursor of another.
-    """
-    bad = InvalidArgument("cursor is invalid or belongs to another query; call again without a cursor")
-    if not isinstance(cursor, str) or not 0 < len(cursor) <= _CURSOR_MAX or not cursor.isascii():
-        raise bad
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise bad from exc
-    if not isinstance(data, dict) or set(data) != {"o", "s"}:
-        raise bad
-    offset = data["o"]
-    if type(offset) is not int or offset < 0 or data["s"] != _scope_tag(scope):
-        raise bad
-    return offset
-
-
-def _size(item: object) -> int:
-    """The item's length as JSON (UTF-8 bytes, close enough to characters for a budget)."""
-    return len(to_json(item, fallback=str))
-
-
-def paginate(
-    items: Sequence[T],
-    *,
-    cursor: str | None = None,
-    limit: int | None = None,
-    budget: OutputBudget | None = None,
-    scope: str = "",
-) -> Page[T]:
-    """Cut `items` into a page within the budget, starting where `cursor` says.
-
-    A page holds at most `min(limit, budget.max_items)` items and stops before the item that
-    would push it past `budget.max_chars` (serialised as JSON); it always holds at least one item
-    so a continuation always makes progress.
-    """
-    budget = budget or OutputBudget()
-    start = 0 if cursor is None else decode_cursor(cursor, scope)
-    if start > len(items):
-        raise InvalidArgument("cursor is past the end of the results; call again without a cursor")
-    if limit is not None and limit < 1:
-        raise InvalidArgument("limit must be at least 1")
-    max_items = min(limit or budget.max_items, budget.max_items)
-    page: list[T] = []
-    used = 0
-    by_chars = False
-    for item in items[start : start + max_items]:
-        size = _size(item) + 1
-        if page and used + size > budget.max_chars:
-            by_chars = True
-            break
-        page.append(item)
-        used += size
-    end = start + len(page)
-    more = end < len(items)
-    note = None
-    if more:
-        reason = "the character budget" if by_chars else f"the limit of {max_items} items"
-        note = (
-            f"Showing items {start + 1}-{end} of {len(items)} ({reason}). "
-            "Call again with `cursor` set to next_cursor for more, or narrow the query."
+        return cls(
+            max_items=settings.max_items,
+            max_chars=settings.max_chars,
+            max_result_chars=max(settings.result_chars, settings.max_chars),
         )
-    return Page[T](
-        items=page,
-        total=len(items),
-        next_cursor=encode_cursor(end, scope) if more else None,
-        truncated=more,
-        note=note,
-    )
 
 
 # --------------------------------------------------------------------------- text
@@ -168,6 +57,72 @@ def clip(text: str, max_chars: int) -> tuple[str, bool]:
     keep = max(max_chars - len(marker), 0)
     marker = f"\n…[clipped {len(text) - keep} more characters]"
     return (text[:keep] + marker)[: max(max_chars, 0)], True
+
+
+_KEEP_CHARS: Final = 256  # a clipped string keeps at least this much of its start
+
+
+def _json_len(value: Any) -> int:
+    return len(to_json(value, fallback=str))
+
+
+def fit(data: Any, max_chars: int) -> tuple[Any, str | None]:
+    """`data` (fresh JSON-like data, changed in place) cut until its JSON is about `max_chars` long.
+
+    The longest strings are clipped first (each keeps its start and a clip marker), then the
+    longest lists lose items from their end; types never change, so the result still fits its
+    schema. Returns the data and a note saying what was cut (None when nothing was).
+    """
+    excess = _json_len(data) - max_chars
+    if excess <= 0:
+        return data, None
+    strings: list[tuple[int, Any, Any]] = []
+    lists: list[tuple[int, list[Any]]] = []
+    _collect(data, strings, lists, 0)
+    clipped = 0
+    for length, container, key in sorted(strings, key=lambda entry: -entry[0]):
+        if excess <= 0:
+            break
+        keep = max(length - excess - 40, _KEEP_CHARS)
+        if keep >= length:
+            continue
+        text, _ = clip(container[key], keep)
+        excess -= length - len(text)
+        container[key] = text
+        clipped += 1
+    dropped = 0
+    for _, items in sorted(lists, key=lambda entry: -entry[0]):
+        while excess > 0 and len(items) > 1:
+            excess -= _json_len(items.pop()) + 1
+            dropped += 1
+        if excess <= 0:
+            break
+    parts = [f"{clipped} long strings clipped"] if clipped else []
+    if dropped:
+        parts.append(f"{dropped} list items left out")
+    note = f"result cut to the output budget ({max_chars} characters): {', '.join(parts) or 'nothing to cut'}"
+    return data, note
+
+
+def _collect(
+    value: Any, strings: list[tuple[int, Any, Any]], lists: list[tuple[int, list[Any]]], depth: int
+) -> None:
+    if depth > 64:
+        return
+    if isinstance(value, dict):
+        pairs: Any = value.items()
+    elif isinstance(value, list):
+        if len(value) > 1:
+            lists.append((_json_len(value), value))
+        pairs = enumerate(value)
+    else:
+        return
+    for key, item in pairs:
+        if isinstance(item, str):
+            if len(item) > _KEEP_CHARS:
+                strings.append((len(item), value, key))
+        else:
+            _collect(item, strings, lists, depth + 1)
 
 
 REDACTED: Final = "[REDACTED]"

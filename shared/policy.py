@@ -1,119 +1,28 @@
 """Who may do what: roles → permissions, tool tiers per server, and the argument rules.
 
-Refuse by default: write and admin tools are not registered unless `[policy.tiers]` raises the
-server's tier; no Kubernetes context but the current one, no scan root, no host mount and no URL
-are allowed until configured; protected namespaces are readable but never writable; the kinds
-in `k8s_denied_kinds` (RBAC, webhooks, CRDs, ...) are for the admin role only.
+`Policy` is the behaviour over `[policy]` (`shared.policy_settings.PolicySettings`). Refuse by
+default: write and admin tools are not registered unless `[policy.tiers]` raises the server's tier;
+no Kubernetes context but the current one, no scan root, no host mount, no URL and no image
+registry are allowed until configured; protected namespaces are readable but never writable; the
+kinds in `k8s_denied_kinds` (RBAC, webhooks, CRDs, ...) are for the admin role only.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from pathlib import Path
-from typing import Final
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any, Final
 
 from shared import validation
+from shared.admission import Admission, refusal_message
 from shared.errors import InvalidArgument, PermissionDenied
 from shared.identity import Identity
+from shared.policy_settings import DEFAULT_ROLES, PERMISSIONS, PolicySettings, Tier
 
-__all__ = [
-    "DEFAULT_DENIED_KINDS",
-    "DEFAULT_READ_DENIED_KINDS",
-    "DEFAULT_ROLES",
-    "PERMISSIONS",
-    "Policy",
-    "PolicySettings",
-    "Tier",
-]
+__all__ = ["Policy", "image_registry"]
 
-
-class Tier(StrEnum):
-    """How much a tool can change: `READ < WRITE < ADMIN` (also against the strings "read", ...)."""
-
-    READ = "read"
-    WRITE = "write"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return _TIER_RANK[self]
-
-    # A StrEnum would otherwise order alphabetically ("admin" < "read"): compare by rank, and
-    # refuse strings that are not tiers rather than fall back to str ordering.
-    def __lt__(self, other: object) -> bool:
-        return self.rank < _rank(other)
-
-    def __le__(self, other: object) -> bool:
-        return self.rank <= _rank(other)
-
-    def __gt__(self, other: object) -> bool:
-        return self.rank > _rank(other)
-
-    def __ge__(self, other: object) -> bool:
-        return self.rank >= _rank(other)
-
-
-def _rank(other: object) -> int:
-    if isinstance(other, str):
-        try:
-            return _TIER_RANK[Tier(other)]
-        except ValueError:
-            pass
-    raise TypeError(f"a Tier compares only with another tier ('read', 'write', 'admin'), not {other!r}")
-
-
-_TIER_RANK: Final = {Tier.READ: 0, Tier.WRITE: 1, Tier.ADMIN: 2}
-
-#: Every permission a CODE server checks. `<server>:*` and `*` are patterns over these.
-PERMISSIONS: Final = frozenset(
-    {
-        "deployment:read",
-        "deployment:write",
-        "deployment:admin",
-        "experts:ask",
-        "scan:run",
-        "monitoring:read",
-    }
-)
-
-_READS: Final = sorted(p for p in PERMISSIONS if p.endswith(":read"))
-
-DEFAULT_ROLES: Final[Mapping[str, tuple[str, ...]]] = {
-    "viewer": (*_READS, "experts:ask", "scan:run"),
-    "operator": (*_READS, "experts:ask", "scan:run", "deployment:write"),
-    "admin": ("*",),
-}
-
-_RBAC: Final = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
-DEFAULT_DENIED_KINDS: Final[tuple[str, ...]] = (
-    *_RBAC,
-    "Secret",
-    "ServiceAccount",
-    "CustomResourceDefinition",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "PodSecurityPolicy",
-    "CertificateSigningRequest",
-    "APIService",
-    "Node",
-    "Namespace",
-    "PriorityClass",
-    "RuntimeClass",
-    "StorageClass",
-    "PersistentVolume",
-)
-"""Kinds only the admin role may create, change or delete."""
-
-DEFAULT_READ_DENIED_KINDS: Final[tuple[str, ...]] = ("Secret",)
-"""Kinds only the admin role may even read (their data is credentials)."""
-
-DEFAULT_PROTECTED_NAMESPACES: Final = ("kube-system", "kube-public", "kube-node-lease")
 
 _KIND_ALIASES: Final = {
     "crd": "customresourcedefinition",
@@ -128,7 +37,6 @@ _KIND_ALIASES: Final = {
     "pv": "persistentvolume",
 }
 _KIND: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*(\.[a-z0-9.-]+)?(/[a-z0-9.]+)?")
-_PERMISSION: Final = re.compile(r"\*|[a-z][a-z0-9_]*:(\*|[a-z][a-z0-9_]*)")
 
 
 def _kind_key(kind: str) -> str:
@@ -144,82 +52,6 @@ def _kind_key(kind: str) -> str:
     return base
 
 
-class PolicySettings(BaseModel):
-    """`[policy]`: roles, tiers and the argument rules."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    roles: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description="Extra roles or replacements for viewer/operator/admin: role -> permissions "
-        "('deployment:read', 'deployment:*', '*').",
-    )
-    tiers: dict[str, Tier] = Field(
-        default_factory=dict,
-        description="Highest tool tier registered per server (default 'read'): e.g. deployment = 'write'.",
-    )
-    k8s_namespaces: list[str] = Field(
-        default_factory=lambda: ["default"], description="Namespaces tools may touch; ['*'] = any."
-    )
-    k8s_protected_namespaces: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_PROTECTED_NAMESPACES),
-        description="Namespaces that are readable (if allowed above) but never writable.",
-    )
-    k8s_contexts: list[str] = Field(
-        default_factory=list,
-        description="kubeconfig contexts a tool may name; the current context is always allowed.",
-    )
-    k8s_denied_kinds: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_DENIED_KINDS),
-        description="Kinds only the admin role may change.",
-    )
-    k8s_read_denied_kinds: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_READ_DENIED_KINDS),
-        description="Kinds only the admin role may read.",
-    )
-    scan_roots: list[Path] = Field(default_factory=list, description="Folders the scanners may read.")
-    docker_mount_roots: list[Path] = Field(
-        default_factory=list, description="Host folders containers may mount; empty = no host mounts."
-    )
-    url_allowlist: list[str] = Field(
-        default_factory=list,
-        description="URLs tools may fetch: 'scheme://host[:port][/path]'; host '*' or '*.domain' for "
-        "public hosts; loopback/private addresses only when named exactly.",
-    )
-
-    @field_validator("roles")
-    @classmethod
-    def _known_permissions(cls, roles: dict[str, list[str]]) -> dict[str, list[str]]:
-        for role, perms in roles.items():
-            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", role):
-                raise ValueError(f"role name {role!r} must be lowercase letters, digits, '_' or '-'")
-            for perm in perms:
-                if not _PERMISSION.fullmatch(perm):
-                    raise ValueError(f"role {role!r}: permission {perm!r} must look like 'server:action'")
-                if "*" not in perm and perm not in PERMISSIONS:
-                    known = ", ".join(sorted(PERMISSIONS))
-                    raise ValueError(f"role {role!r}: unknown permission {perm!r} (known: {known})")
-        return roles
-
-    @field_validator("url_allowlist")
-    @classmethod
-    def _valid_urls(cls, entries: list[str]) -> list[str]:
-        for entry in entries:
-            validation.UrlRule.parse(entry)
-        return entries
-
-    @field_validator("k8s_namespaces", "k8s_protected_namespaces")
-    @classmethod
-    def _valid_namespaces(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if name != "*":
-                try:
-                    validation.k8s_label(name, what="namespace")
-                except InvalidArgument as exc:
-                    raise ValueError(str(exc)) from None
-        return names
-
-
 class Policy:
     """The configured policy, asked by the guard (permissions) and by tools (argument rules)."""
 
@@ -231,6 +63,7 @@ class Policy:
         self._url_rules = [validation.UrlRule.parse(entry) for entry in self.settings.url_allowlist]
         self._denied = {_kind_key(k) for k in self.settings.k8s_denied_kinds}
         self._read_denied = {_kind_key(k) for k in self.settings.k8s_read_denied_kinds}
+        self.admission = Admission(self.settings.admission)
 
     # ------------------------------------------------------------------ roles and tiers
 
@@ -260,9 +93,20 @@ class Policy:
         """The highest tool tier registered for `server` (READ unless configured)."""
         return self.settings.tiers.get(server, Tier.READ)
 
-    def registers(self, server: str, tier: Tier) -> bool:
-        """Whether a tool of `tier` is registered for `server`."""
-        return tier <= self.tier_for(server)
+    def registers(self, server: str, tier: Tier, tool: str | None = None) -> bool:
+        """Whether a tool of `tier` (named `tool`) is registered for `server`.
+
+        The tier comes first; then `tools_disabled` removes tools and a non-empty `tools_enabled`
+        keeps only the tools it names (both take names or shell patterns such as `k8s_*`).
+        """
+        if tier > self.tier_for(server):
+            return False
+        if tool is None:
+            return True
+        if any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.settings.tools_disabled):
+            return False
+        enabled = self.settings.tools_enabled
+        return not enabled or any(fnmatch.fnmatchcase(tool, pattern) for pattern in enabled)
 
     # ------------------------------------------------------------------ argument rules
 
@@ -303,6 +147,27 @@ class Policy:
             raise PermissionDenied(f"objects of kind {kind!r} can only be {action} by the admin role")
         return kind
 
+    def admit(
+        self, obj: Mapping[str, Any], *, namespace: str | None, namespaced: bool, identity: Identity
+    ) -> None:
+        """Refuse an object a write tool would send (`PermissionDenied` naming every violation).
+
+        The admission rules of `[policy.admission]`: Pod Security Standards on every pod template,
+        Secret references for roles that may not read Secrets, service accounts, cluster-scoped
+        kinds. Asked at plan time and again at apply time, for the caller of each.
+        """
+        is_admin = identity.role == "admin"
+        may_read_secrets = is_admin or _kind_key("Secret") not in self._read_denied
+        violations = self.admission.check(
+            obj,
+            namespace=namespace,
+            namespaced=namespaced,
+            is_admin=is_admin,
+            may_read_secrets=may_read_secrets,
+        )
+        if violations:
+            raise PermissionDenied(refusal_message(violations))
+
     def check_scan_path(self, path: str | Path) -> Path:
         """Require a path inside `scan_roots` (symlinks resolved); returns it resolved."""
         if not self.settings.scan_roots:
@@ -315,13 +180,50 @@ class Policy:
             raise PermissionDenied("host mounts are not allowed: configure [policy] docker_mount_roots")
         return validation.path_within(path, self.settings.docker_mount_roots, what="mount source")
 
+    def check_image_pull(self, image: str) -> str:
+        """Require an image reference whose registry is in `image_registries` (a pull may follow).
+
+        The registry is read the way the Docker engine reads it: the first path component when it
+        holds a `.` or `:` or is `localhost`, else Docker Hub (`docker.io`).
+        """
+        ref = validation.image_ref(image)
+        registry = image_registry(ref)
+        allowed = self.settings.image_registries
+        if not any(_registry_matches(registry, entry) for entry in allowed):
+            raise PermissionDenied(
+                f"image {ref[:120]!r} would be pulled from registry {registry!r}, which the policy does not "
+                f"allow (allowed: {', '.join(allowed) or 'none: only images already on the engine'})"
+            )
+        return ref
+
     def check_url(self, url: str) -> str:
         """Require a URL admitted by `url_allowlist` and the SSRF rules (host not resolved)."""
         return validation.check_url(url, self._url_rules)
 
+    async def resolve_url(self, url: str) -> validation.ResolvedUrl:
+        """`check_url`, then resolve the host once; connect to the addresses returned."""
+        return await validation.resolve_url(url, self._url_rules)
+
     async def check_url_resolved(self, url: str) -> str:
         """`check_url`, then resolve the host and check every address it points at."""
         return await validation.check_url_resolved(url, self._url_rules)
+
+
+def image_registry(ref: str) -> str:
+    """The registry host[:port] an image reference names (`docker.io` when it names none)."""
+    first, slash, _ = ref.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first.lower()
+    return "docker.io"
+
+
+def _registry_matches(registry: str, entry: str) -> bool:
+    if entry.startswith("*."):
+        host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+        return host.endswith(entry[1:]) and host != entry[2:]
+    return registry == entry or (
+        entry == "docker.io" and registry in ("index.docker.io", "registry-1.docker.io")
+    )
 
 
 def _grants(granted: Iterable[str], permission: str) -> bool:

@@ -1,8 +1,11 @@
-"""Rate limits on the Rust limiter: nested quotas on tool calls, and a limiter for outbound calls.
+"""Rate limits: the `Limiter` protocol the guard and the HTTP edge use, the in-process limiter on
+the Rust core, and a limiter for outbound calls.
 
 Tool calls are checked atomically against four nested rules — global ⊇ identity ⊇ tool ⊇
 (identity, tool) — weighted by the tool's cost: either every rule admits and all are charged, or
-the call is refused naming the first rule that refused and when to retry.
+the call is refused naming the first rule that refused and when to retry. Both implementations —
+`CallLimiter` here (per process) and `shared.redis_limiter.RedisCallLimiter` (fleet-wide) — are
+async, so a check never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import anyio
 
@@ -18,17 +22,75 @@ from shared.errors import ConfigError, RateLimited
 from shared.identity import Identity
 
 __all__ = [
+    "CALLER_RULES",
     "RULES",
     "CallLimiter",
+    "FailureThrottle",
+    "LimitDecision",
+    "Limiter",
     "OutboundLimiter",
+    "QuotaSettingsLike",
     "QuotaSpec",
+    "Refusal",
     "caller_key",
+    "caller_keys",
     "retry_after_seconds",
     "rule_keys",
 ]
 
 RULES = ("global", "identity", "tool", "identity_tool")
 """The nested tool-call rules, outermost first."""
+
+CALLER_RULES = ("global", "identity")
+"""The rules that limit a caller whatever the tool (peeked at the HTTP edge)."""
+
+
+class Refusal(Protocol):
+    """What the guard reads from a refusal: the Rust `Decision` and `LimitDecision` both fit."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def retry_after_ms(self) -> int: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    """A refusal from Redis (or from a fail-closed fallback); reads like the Rust `Decision`."""
+
+    allowed: bool
+    remaining: int
+    retry_after_ms: int
+    reset_after_ms: int
+    rule: str | None
+    key: str | None
+
+
+class Limiter(Protocol):
+    """Tool-call quotas as the guard and the HTTP edge use them; every check is async."""
+
+    @property
+    def max_cost(self) -> int | None:
+        """The largest cost any call can ever be admitted with (None: unlimited)."""
+
+    def validate_cost(self, tool: str, cost: int) -> None:
+        """Refuse at registration (`ConfigError`) a cost no quota could ever admit."""
+
+    async def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
+        """Charge one call to every rule; None when admitted, else the refusal (nothing charged)."""
+
+    async def peek_caller(self, subject: str) -> Refusal | None:
+        """Whether the caller's own quotas (global, identity) are exhausted, without charging."""
+
+    def health(self) -> dict[str, Any]:
+        """For `/healthz`: which backend decides and whether it is up."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +123,12 @@ def rule_keys(server: str, tool: str, subject: str, rules: Container[str]) -> li
         "identity_tool": f"{subject}|{tool_key}",
     }
     return [(rule, keys[rule]) for rule in RULES if rule in rules]
+
+
+def caller_keys(subject: str, rules: Container[str]) -> list[tuple[str, str]]:
+    """The (rule, key) pairs that limit a caller whatever the tool, for the rules in `rules`."""
+    keys = {"global": "*", "identity": subject}
+    return [(rule, keys[rule]) for rule in CALLER_RULES if rule in rules]
 
 
 def retry_after_seconds(retry_after_ms: int) -> int:
@@ -98,25 +166,35 @@ class CallLimiter:
                 f"tool {tool}: cost {cost} exceeds the smallest burst ({ceiling}); raise [limits]"
             )
 
-    def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Decision | None:
-        """Charge one call to every rule; None when admitted, else the refusing decision."""
+    def check_now(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Decision | None:
+        """`check` without the coroutine (the Rust limiter answers in well under a microsecond)."""
         if not self._bursts:
             return None
         decision = self._limiter.check_all(rule_keys(server, tool, subject, self._bursts), cost)
         return None if decision.allowed else decision
 
-    def peek_caller(self, subject: str) -> Decision | None:
-        """Whether the caller's own quotas (global, identity) are exhausted, without charging."""
-        for rule, key in (("global", "*"), ("identity", subject)):
-            if rule in self._bursts:
-                decision = self._limiter.peek(rule, key)
-                if not decision.allowed:
-                    return decision
+    def peek_now(self, subject: str) -> Decision | None:
+        """`peek_caller` without the coroutine."""
+        for rule, key in caller_keys(subject, self._bursts):
+            decision = self._limiter.peek(rule, key)
+            if not decision.allowed:
+                return decision
         return None
 
-    def health(self) -> dict[str, str]:
+    async def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Decision | None:
+        """Charge one call to every rule; None when admitted, else the refusing decision."""
+        return self.check_now(server=server, tool=tool, subject=subject, cost=cost)
+
+    async def peek_caller(self, subject: str) -> Decision | None:
+        """Whether the caller's own quotas (global, identity) are exhausted, without charging."""
+        return self.peek_now(subject)
+
+    def health(self) -> dict[str, Any]:
         """For `/healthz`: the in-process limiter is always available."""
         return {"backend": "memory", "status": "ok"}
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     def __len__(self) -> int:
         return len(self._limiter)
@@ -157,3 +235,34 @@ class OutboundLimiter:
         if not 1 <= cost <= self.burst:
             raise ValueError(f"cost must be between 1 and the burst ({self.burst}), got {cost}")
         return cost
+
+
+class FailureThrottle:
+    """Counts failures per key (a client address) and says when a key has failed too often.
+
+    `peek` before the attempt (nothing charged), `fail` after a failed one.
+    """
+
+    def __init__(self, quota: QuotaSettingsLike, *, max_keys: int = 100_000) -> None:
+        self._limiter = RateLimiter(max_keys)
+        self._limiter.set_rule("failures", QuotaSpec(quota.rate, quota.burst, quota.period_s).quota())
+
+    def peek(self, key: str) -> Decision | None:
+        """The refusal when `key` has no failure left to spend, else None."""
+        decision = self._limiter.peek("failures", key)
+        return None if decision.allowed else decision
+
+    def fail(self, key: str) -> None:
+        """Charge one failure to `key`."""
+        self._limiter.check("failures", key, 1)
+
+
+class QuotaSettingsLike(Protocol):
+    """A quota as configured: `rate` per `period_s`, bursts of `burst`."""
+
+    @property
+    def rate(self) -> float: ...
+    @property
+    def burst(self) -> int: ...
+    @property
+    def period_s(self) -> float: ...

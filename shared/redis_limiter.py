@@ -18,33 +18,23 @@ per interval, not one per call.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 import redis
 import redis.asyncio as aioredis
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from shared.errors import ConfigError
-from shared.ratelimit import CallLimiter, QuotaSpec, rule_keys
+from shared.ratelimit import CallLimiter, LimitDecision, QuotaSpec, Refusal, caller_keys, rule_keys
+from shared.settings import RedisSettings
 
-__all__ = [
-    "GCRA_LUA",
-    "LimitDecision",
-    "RedisCallLimiter",
-    "RedisLimitSettings",
-    "Refusal",
-    "redis_keys",
-]
+__all__ = ["GCRA_LUA", "RedisCallLimiter", "redis_keys"]
 
 log = structlog.get_logger(__name__)
 
@@ -90,66 +80,6 @@ return {1, remaining, 0, reset_after, 0}
 """
 
 
-class RedisLimitSettings(BaseModel):
-    """`[limits.redis]`: where the fleet's quotas live and what to do when it is unreachable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: SecretStr = Field(
-        default=SecretStr("redis://127.0.0.1:6379/0"),
-        description="redis://, rediss:// or unix:// URL; with a password, prefer `url_file` (a Secret).",
-    )
-    url_file: Path | None = Field(
-        default=None,
-        description="File holding the URL (a mounted Secret); takes precedence over `url`.",
-    )
-    fail: Literal["open", "closed"] = Field(
-        default="open",
-        description="Redis unreachable: 'open' enforces the quotas per replica, 'closed' refuses every call.",
-    )
-    timeout_s: float = Field(default=0.25, gt=0, le=10, description="Connect and reply timeout per check.")
-    retry_interval_s: float = Field(
-        default=1.0, gt=0, le=300, description="While Redis is down, try it again at most this often."
-    )
-    prefix: str = Field(
-        default="code-mcp", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Prefix of every key written."
-    )
-
-    def redis_url(self) -> str:
-        """The URL to connect to: `url_file`'s content when set, else `url`."""
-        if self.url_file is None:
-            return self.url.get_secret_value()
-        try:
-            return self.url_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"limits.redis.url_file {str(self.url_file)!r}: {exc.strerror}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class LimitDecision:
-    """A refusal from Redis (or from the fail-closed fallback); reads like the Rust `Decision`."""
-
-    allowed: bool
-    remaining: int
-    retry_after_ms: int
-    reset_after_ms: int
-    rule: str | None
-    key: str | None
-
-
-class Refusal(Protocol):
-    """What the guard reads from a refusal: the Rust `Decision` and `LimitDecision` both fit."""
-
-    @property
-    def allowed(self) -> bool: ...
-    @property
-    def retry_after_ms(self) -> int: ...
-    @property
-    def rule(self) -> str | None: ...
-    @property
-    def key(self) -> str | None: ...
-
-
 def redis_keys(prefix: str, checks: Sequence[tuple[str, str]]) -> list[str]:
     """The Redis key of each (rule, key) pair; one hash tag, so a Redis Cluster keeps them on one slot."""
     return [f"{prefix}:{{rl}}:{rule}:{key}" for rule, key in checks]
@@ -177,10 +107,10 @@ def _rule_for(name: str, spec: QuotaSpec) -> _Rule:
 
 
 class RedisCallLimiter:
-    """The four nested tool-call rules kept in Redis, shared by every replica; same API as `CallLimiter`.
+    """The four nested tool-call rules kept in Redis, shared by every replica; a `Limiter`.
 
-    `check` / `peek_caller` block for one round trip (bounded by `timeout_s`); `acheck` is `check`
-    on the event loop.
+    Each check is one async round trip (bounded by `[redis] timeout_s`), so a stalled Redis never
+    blocks the event loop: other calls go on while a check waits.
     """
 
     backend: Final = "redis"
@@ -188,25 +118,27 @@ class RedisCallLimiter:
     def __init__(
         self,
         quotas: Mapping[str, QuotaSpec | None],
-        settings: RedisLimitSettings,
+        redis_settings: RedisSettings,
         *,
+        fail: Literal["open", "closed"] = "open",
+        retry_interval_s: float = 1.0,
         max_keys: int = 100_000,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = redis_settings
+        self.fail = fail
+        self.retry_interval_s = retry_interval_s
         self._local = CallLimiter(quotas, max_keys=max_keys)
         self._rules = {rule: _rule_for(rule, spec) for rule, spec in quotas.items() if spec is not None}
-        url = settings.redis_url()
         timeouts: dict[str, Any] = {
-            "socket_timeout": settings.timeout_s,
-            "socket_connect_timeout": settings.timeout_s,
+            "socket_timeout": redis_settings.timeout_s,
+            "socket_connect_timeout": redis_settings.timeout_s,
         }
         # No retries inside the client: the fallback is the retry policy.
-        self._client = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts)
+        self._client = aioredis.Redis.from_url(
+            redis_settings.redis_url(), retry=AsyncRetry(NoBackoff(), 0), **timeouts
+        )
         self._script = self._client.register_script(GCRA_LUA)
-        self._aclient = aioredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **timeouts)
-        self._ascript = self._aclient.register_script(GCRA_LUA)
-        self._lock = threading.Lock()
         self._down_since: float | None = None
         self._next_attempt = 0.0
         self._last_error: str | None = None
@@ -223,9 +155,9 @@ class RedisCallLimiter:
             "Rate-limit checks decided by the fallback because Redis was unreachable.",
             ["policy"],
             registry=registry,
-        ).labels(settings.fail)
+        ).labels(fail)
 
-    # ------------------------------------------------------------------ the CallLimiter API
+    # ------------------------------------------------------------------ the Limiter protocol
 
     @property
     def max_cost(self) -> int | None:
@@ -236,62 +168,24 @@ class RedisCallLimiter:
         """Refuse at registration a cost no quota could ever admit."""
         self._local.validate_cost(tool, cost)
 
-    def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
+    async def check(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
         """Charge one call to every rule, fleet-wide; None when admitted, else the refusal."""
         checks = rule_keys(server, tool, subject, self._rules)
-        if not checks:
-            return None
-        if self._use_redis():
-            try:
-                reply = self._script(
-                    keys=redis_keys(self.settings.prefix, checks), args=self._args(checks, cost)
-                )
-            except redis.RedisError as exc:
-                self._went_down(exc)
-            else:
-                self._came_up()
-                return _decision(reply, checks)
-        return self._fallback_check(server=server, tool=tool, subject=subject, cost=cost)
+        decided = await self._decide(checks, cost, charge=True)
+        if decided is not _FALLBACK:
+            return decided  # type: ignore[no-any-return]
+        return self._local.check_now(server=server, tool=tool, subject=subject, cost=cost)
 
-    async def acheck(self, *, server: str, tool: str, subject: str, cost: int = 1) -> Refusal | None:
-        """`check` without blocking the event loop."""
-        checks = rule_keys(server, tool, subject, self._rules)
-        if not checks:
-            return None
-        if self._use_redis():
-            try:
-                reply = await self._ascript(
-                    keys=redis_keys(self.settings.prefix, checks), args=self._args(checks, cost)
-                )
-            except redis.RedisError as exc:
-                self._went_down(exc)
-            else:
-                self._came_up()
-                return _decision(reply, checks)
-        return self._fallback_check(server=server, tool=tool, subject=subject, cost=cost)
-
-    def peek_caller(self, subject: str) -> Refusal | None:
+    async def peek_caller(self, subject: str) -> Refusal | None:
         """Whether the caller's own quotas (global, identity) are exhausted, without charging.
 
         One round trip: the script checks both pairs with nothing charged and names the first
         that would refuse, as peeking them one after the other would.
         """
-        checks = [
-            (rule, key) for rule, key in (("global", "*"), ("identity", subject)) if rule in self._rules
-        ]
-        if not checks:
-            return None
-        if self._use_redis():
-            try:
-                reply = self._script(
-                    keys=redis_keys(self.settings.prefix, checks), args=self._args(checks, 1, charge=False)
-                )
-            except redis.RedisError as exc:
-                self._went_down(exc)
-            else:
-                self._came_up()
-                return _decision(reply, checks)
-        return self._fallback_peek(subject)
+        decided = await self._decide(caller_keys(subject, self._rules), 1, charge=False)
+        if decided is not _FALLBACK:
+            return decided  # type: ignore[no-any-return]
+        return self._local.peek_now(subject)
 
     def __len__(self) -> int:
         """States tracked by the local fallback (Redis expires its own)."""
@@ -311,21 +205,36 @@ class RedisCallLimiter:
         return {
             "backend": "redis",
             "status": "degraded",
-            "fallback": "local limits" if self.settings.fail == "open" else "refuse all calls",
+            "fallback": "local limits" if self.fail == "open" else "refuse all calls",
             "down_for_s": round(time.monotonic() - self._down_since, 1),
             "error": self._last_error,
         }
 
-    def close(self) -> None:
-        """Close the synchronous connection pool (the async one closes with `aclose`)."""
-        self._client.close()
-
     async def aclose(self) -> None:
-        """Close both connection pools."""
-        self._client.close()
-        await self._aclient.aclose()
+        """Close the connection pool."""
+        await self._client.aclose()
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ the one core
+
+    async def _decide(self, checks: Sequence[tuple[str, str]], cost: int, *, charge: bool) -> Any:
+        """Redis's answer for `checks`, the fail-closed refusal, or `_FALLBACK` (ask the local limiter)."""
+        if not checks:
+            return None
+        args = self._args(checks, cost, charge=charge)
+        if self._use_redis():
+            try:
+                reply = await self._script(keys=redis_keys(self.settings.prefix, checks), args=args)
+            except redis.RedisError as exc:
+                self._went_down(exc)
+            else:
+                self._came_up()
+                return _decision(reply, checks)
+        if charge:
+            self._fallbacks.inc()
+        if self.fail == "closed":
+            retry = self._retry_in_ms()
+            return LimitDecision(False, 0, retry, retry, "redis", None)
+        return _FALLBACK
 
     def _args(self, checks: Sequence[tuple[str, str]], cost: int, *, charge: bool = True) -> list[int]:
         if cost < 1:
@@ -344,47 +253,33 @@ class RedisCallLimiter:
         return self._down_since is None or time.monotonic() >= self._next_attempt
 
     def _went_down(self, exc: redis.RedisError) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._next_attempt = now + self.settings.retry_interval_s
-            self._last_error = f"{type(exc).__name__}: {exc}"[:200]
-            if self._down_since is None:
-                self._down_since = now
-                self._up.set(0)
-                log.warning(
-                    "rate-limit backend unreachable; falling back",
-                    backend="redis",
-                    fail=self.settings.fail,
-                    error=self._last_error,
-                )
+        now = time.monotonic()
+        self._next_attempt = now + self.retry_interval_s
+        self._last_error = f"{type(exc).__name__}: {exc}"[:200]
+        if self._down_since is None:
+            self._down_since = now
+            self._up.set(0)
+            log.warning(
+                "rate-limit backend unreachable; falling back", backend="redis", fail=self.fail,
+                error=self._last_error,
+            )  # fmt: skip
 
     def _came_up(self) -> None:
-        if self._down_since is None:
-            return
-        with self._lock:
-            if self._down_since is not None:
-                log.warning(
-                    "rate-limit backend reachable again",
-                    backend="redis",
-                    down_for_s=round(time.monotonic() - self._down_since, 1),
-                )
-                self._down_since = None
-                self._last_error = None
-                self._up.set(1)
+        if self._down_since is not None:
+            log.warning(
+                "rate-limit backend reachable again",
+                backend="redis",
+                down_for_s=round(time.monotonic() - self._down_since, 1),
+            )
+            self._down_since = None
+            self._last_error = None
+            self._up.set(1)
 
     def _retry_in_ms(self) -> int:
         return _ceil_ms(max(0.0, self._next_attempt - time.monotonic()) * 1000)
 
-    def _fallback_check(self, *, server: str, tool: str, subject: str, cost: int) -> Refusal | None:
-        self._fallbacks.inc()
-        if self.settings.fail == "closed":
-            return LimitDecision(False, 0, self._retry_in_ms(), self._retry_in_ms(), "redis", None)
-        return self._local.check(server=server, tool=tool, subject=subject, cost=cost)
 
-    def _fallback_peek(self, subject: str) -> Refusal | None:
-        if self.settings.fail == "closed":
-            return LimitDecision(False, 0, self._retry_in_ms(), self._retry_in_ms(), "redis", None)
-        return self._local.peek_caller(subject)
+_FALLBACK: Final = object()
 
 
 def _decision(reply: Sequence[int], checks: Sequence[tuple[str, str]]) -> LimitDecision | None:

@@ -1,7 +1,9 @@
-"""What one process shares between its servers: policy, limiter, audit log, metrics, verifier.
+"""What one process shares between its servers: policy, limiter, audit log, metrics, verifier, cursors.
 
 A `Runtime` is built once from the configuration (`Runtime.from_config`) and handed to every
-`ServerKit` of the process, so `serve suite` has one limiter, one audit chain and one `/metrics`.
+`ServerKit` of the process, so `serve suite` has one limiter, one audit chain, one cursor key and
+one `/metrics`. The Redis limiter (and with it the redis client) is imported only when
+`[limits] backend = "redis"` selects it.
 """
 
 from __future__ import annotations
@@ -11,21 +13,40 @@ from typing import Any
 
 from mcp.server.context import ServerRequestContext
 
-from shared.audit import AuditLog, Outcome
+from shared.audit import AuditLog
 from shared.auth import BearerVerifier, bearer_identity, identity_from_token, local_identity
-from shared.config import SuiteConfig
+from shared.calls import CallRecord
 from shared.identity import Identity
 from shared.metrics import Metrics
 from shared.output import OutputBudget
-from shared.policy import Policy, Tier
-from shared.ratelimit import CallLimiter, QuotaSpec
-from shared.redis_limiter import RedisCallLimiter
+from shared.paging import CursorCodec
+from shared.policy import Policy
+from shared.policy_settings import Tier
+from shared.ratelimit import CallLimiter, Limiter, QuotaSpec
+from shared.settings import SuiteConfig
 
 __all__ = ["Runtime"]
 
 
+def _limiter(config: SuiteConfig, metrics: Metrics) -> Limiter:
+    limits = config.limits
+    quotas = {name: QuotaSpec(q.rate, q.burst, q.period_s) for name, q in limits.quotas.items()}
+    if limits.backend == "redis":
+        from shared.redis_limiter import RedisCallLimiter
+
+        return RedisCallLimiter(
+            quotas,
+            config.redis,
+            fail=limits.fail,
+            retry_interval_s=limits.retry_interval_s,
+            max_keys=limits.max_keys,
+            registry=metrics.registry,
+        )
+    return CallLimiter(quotas, max_keys=limits.max_keys)
+
+
 class Runtime:
-    """The per-process services the guard and the runner use."""
+    """The per-process services the guard, the kit and the runner use."""
 
     def __init__(
         self,
@@ -38,15 +59,9 @@ class Runtime:
         self.config = config
         self.policy = Policy(config.policy)
         self.budget = OutputBudget.from_settings(config.output)
+        self.cursors = CursorCodec(config.output.cursor_key())
         self.metrics = metrics if metrics is not None else Metrics()
-        quotas = {name: QuotaSpec(q.rate, q.burst, q.period_s) for name, q in config.limits.quotas.items()}
-        self.limiter: CallLimiter | RedisCallLimiter
-        if config.limits.backend == "redis":
-            self.limiter = RedisCallLimiter(
-                quotas, config.limits.redis, max_keys=config.limits.max_keys, registry=self.metrics.registry
-            )
-        else:
-            self.limiter = CallLimiter(quotas, max_keys=config.limits.max_keys)
+        self.limiter: Limiter = _limiter(config, self.metrics)
         self.costs: Mapping[str, int] = dict(config.limits.costs)
         self.verifier = verifier if verifier is not None else BearerVerifier.from_settings(config.auth)
         self.audit = audit if audit is not None else AuditLog.from_settings(config.audit)
@@ -109,34 +124,14 @@ class Runtime:
             allowed = self._permits[key] = self.policy.allows(identity.role, permission)
         return allowed
 
-    def record_call(
-        self,
-        *,
-        server: str,
-        tool: str,
-        identity: Identity,
-        arguments: Mapping[str, Any],
-        outcome: Outcome,
-        latency_s: float,
-        request_id: str | None = None,
-        detail: str | None = None,
-    ) -> None:
+    def record(self, call: CallRecord) -> None:
         """Count the call and queue its audit line.
 
         The audit writer thread writes, flushes and fsyncs it; the call never waits on the disk.
         """
-        self.metrics.observe_call(server, tool, outcome, latency_s)
+        self.metrics.observe_call(call.server, call.tool, call.outcome, call.latency_s)
         if self.audit is not None:
-            self.audit.record(
-                identity=identity,
-                server=server,
-                tool=tool,
-                arguments=arguments,
-                outcome=outcome,
-                latency_s=latency_s,
-                request_id=request_id,
-                detail=detail,
-            )
+            self.audit.record(call)
 
     async def open(self) -> None:
         """Open the audit log (off the event loop); idempotent."""
@@ -144,8 +139,7 @@ class Runtime:
             await self.audit.open()
 
     async def aclose(self) -> None:
-        """Flush and close the audit log; close the Redis connections."""
-        if isinstance(self.limiter, RedisCallLimiter):
-            await self.limiter.aclose()
+        """Flush and close the audit log; close the limiter's connections."""
+        await self.limiter.aclose()
         if self.audit is not None:
             await self.audit.aclose()

@@ -1,39 +1,81 @@
-"""`ServerKit`: build an `MCPServer` whose every tool call passes the guard.
+"""`ServerKit`: build an `MCPServer` whose every tool is guarded and whose every result is clean.
 
-kit = ServerKit("monitoring", config, runtime, instructions="…")
+    kit = ServerKit("monitoring", config, runtime, instructions="…")
+    prometheus = kit.toolset(permission="monitoring:read", open_world=True)
 
-@kit.tool(name="prom_query", title="Prometheus instant query", permission="monitoring:read",
-          tier=Tier.READ, open_world=True)
-async def prom_query(expr: str) -> QueryResult: ...
+    @prometheus.tool("prom_query", "Prometheus instant query")
+    async def prom_query(expr: str, cursor: Cursor = None, limit: Limit = None) -> Page[Sample]:
+        \"\"\"What the model reads about the tool.\"\"\"
+        return page(await client.query(expr))
 
-return kit.server
+    return kit.server
+
+A toolset holds what its tools share: the permission (which also sets the tier: `…:write` →
+write, `…:admin` → admin, else read), whether they reach outside (`open_world`) and a default cost.
+A tool is an `async def`, or a plain `def` for blocking clients (docker, kubernetes): the kit runs
+that one in a worker thread. Every call then passes the guard (identity, permission, quota, audit)
+and every result the pipeline (`shared.results`: redaction, output budget, text); an exception is
+mapped by its class. `page(items)` (`shared.paging`) pages with a cursor bound to this very call.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar, get_type_hints
 
-from mcp.server.mcpserver import MCPServer
+import anyio.to_thread
+import structlog
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
 from mcp_types import ToolAnnotations
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
-from shared.config import SuiteConfig
+from shared.calls import active_call
+from shared.errors import ToolFailure
 from shared.guard import Guard, GuardedTool
+from shared.identity import Identity
 from shared.output import OutputBudget
-from shared.policy import Policy, Tier
+from shared.paging import CursorCodec, Pager
+from shared.policy import Policy
+from shared.policy_settings import Tier, tier_of_permission
+from shared.results import crash, failure, outcome_of, success
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 
-__all__ = ["ServerKit"]
+__all__ = ["ServerKit", "Toolset"]
 
 _FnT = TypeVar("_FnT", bound=Callable[..., Any])
-_TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TOOL_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_PAGING_ARGS: Final = frozenset({"cursor", "limit"})
+Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]]
+
+log = structlog.get_logger("code_mcp.toolkit")
+
+
+def _call_scope(tool: str, arguments: Mapping[str, Any], identity: Identity) -> str:
+    """What a cursor is bound to: the tool, every argument but `cursor`/`limit`, and the caller."""
+    query = {k: to_jsonable_python(v, fallback=str) for k, v in arguments.items() if k not in _PAGING_ARGS}
+    return "\x1f".join(
+        (tool, f"{identity.method}:{identity.subject}", json.dumps(query, sort_keys=True, default=str))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    name: str
+    blocking: bool
+    context_args: frozenset[str]
 
 
 class ServerKit:
-    """An `MCPServer` (`kit.server`) with the guard installed and a tier-aware `tool` decorator.
+    """An `MCPServer` (`kit.server`) with the guard installed, and the toolsets that register on it.
 
     Args:
         name: the server's name (`deployment`, `experts`, …); also its policy and audit name.
@@ -50,7 +92,7 @@ class ServerKit:
         runtime: Runtime | None = None,
         *,
         instructions: str,
-        lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]] | None = None,
+        lifespan: Lifespan | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -59,6 +101,7 @@ class ServerKit:
         self.budget: OutputBudget = self.runtime.budget
         self.max_tier: Tier = self.runtime.tier_for(name)
         self._guarded: dict[str, GuardedTool] = {}
+        self._declared: set[str] = set()
         self.server: MCPServer[Any] = MCPServer(
             name,
             instructions=instructions,
@@ -68,66 +111,145 @@ class ServerKit:
 
     @property
     def tool_names(self) -> list[str]:
-        """The tools registered (those within the configured tier)."""
+        """The tools registered (those within the configured tier and the enable/disable lists)."""
         return sorted(self._guarded)
+
+    def toolset(
+        self, *, permission: str, open_world: bool, tier: Tier | None = None, cost: int = 1
+    ) -> Toolset:
+        """Tools that share a permission, an open-world hint and a default cost.
+
+        The tier defaults to the permission's (`deployment:write` → WRITE, `…:admin` → ADMIN).
+        """
+        if not permission.strip():
+            raise ValueError("a toolset needs a permission")
+        return Toolset(self, permission, tier or tier_of_permission(permission), open_world, cost)
+
+    def _register(self, fn: _FnT, tool: GuardedTool, annotations: ToolAnnotations, description: str) -> None:
+        if tool.name in self._declared:
+            raise ValueError(f"tool {tool.name}: registered twice")
+        self._declared.add(tool.name)
+        if not self.policy.registers(self.name, tool.tier, tool.name):
+            return  # above the tier, or disabled: the tool does not exist on this server
+        spec = _Spec(tool.name, not inspect.iscoroutinefunction(fn), _context_args(fn))
+        self.server.add_tool(
+            _pipeline(fn, spec, self.budget, self.runtime.cursors),
+            name=tool.name,
+            title=annotations.title,
+            description=description,
+            annotations=annotations,
+        )
+        self._guarded[tool.name] = tool
+
+
+class Toolset:
+    """Register tools of one kind on a `ServerKit` (made by `kit.toolset(...)`)."""
+
+    def __init__(self, kit: ServerKit, permission: str, tier: Tier, open_world: bool, cost: int) -> None:
+        self.kit = kit
+        self.permission = permission
+        self.tier = tier
+        self.open_world = open_world
+        self.cost = cost
 
     def tool(
         self,
-        *,
         name: str,
         title: str,
-        permission: str,
-        tier: Tier = Tier.READ,
-        cost: int = 1,
-        open_world: bool,
+        *,
+        cost: int | None = None,
         idempotent: bool | None = None,
         destructive: bool | None = None,
+        open_world: bool | None = None,
         description: str | None = None,
     ) -> Callable[[_FnT], _FnT]:
-        """Register an `async def` tool, only if `tier` is within the tier configured for this server.
+        """Register a tool (only if its tier is configured and the enable/disable lists keep it).
 
         Annotations are derived: read-only for READ tools; destructive by default for WRITE/ADMIN
-        tools; idempotent by default for READ tools. The description defaults to the docstring.
+        tools; idempotent by default for READ tools. The description defaults to the docstring. The
+        function must return a pydantic model (every tool has an output schema).
 
         Raises:
-            TypeError: the function is not `async def`.
-            ValueError: a bad name, an empty title or description, or a duplicate tool.
+            ValueError: a bad name, an empty title or description, a duplicate, no model returned.
         """
         if not _TOOL_NAME.fullmatch(name):
             raise ValueError(f"tool name {name!r} must be snake_case, at most 64 characters")
         if not title.strip():
             raise ValueError(f"tool {name}: a title is required")
-        if not permission.strip():
-            raise ValueError(f"tool {name}: a permission is required")
-        cost = self.runtime.cost_of(name, cost)
-        self.runtime.limiter.validate_cost(name, cost)
+        runtime = self.kit.runtime
+        weight = runtime.cost_of(name, cost if cost is not None else self.cost)
+        runtime.limiter.validate_cost(name, weight)
+        read_only = self.tier is Tier.READ
 
         def register(fn: _FnT) -> _FnT:
-            if not inspect.iscoroutinefunction(fn):
-                raise TypeError(f"tool {name}: must be `async def` (call blocking code via anyio.to_thread)")
             text = description or inspect.getdoc(fn)
             if not text:
                 raise ValueError(f"tool {name}: write a description (or docstring) for the model")
-            if name in self._guarded:
-                raise ValueError(f"tool {name}: registered twice")
-            if tier > self.max_tier:
-                return fn  # above the configured tier: the tool does not exist on this server
-            read_only = tier is Tier.READ
+            returned = get_type_hints(fn).get("return")
+            if not (inspect.isclass(returned) and issubclass(returned, BaseModel)):
+                raise ValueError(f"tool {name}: must return a pydantic model (it has an output schema)")
             annotations = ToolAnnotations(
                 title=title,
                 read_only_hint=read_only,
                 destructive_hint=(not read_only) if destructive is None else destructive,
                 idempotent_hint=read_only if idempotent is None else idempotent,
-                open_world_hint=open_world,
+                open_world_hint=self.open_world if open_world is None else open_world,
             )
-            self.server.add_tool(fn, name=name, title=title, description=text, annotations=annotations)
-            self._guarded[name] = GuardedTool(name=name, permission=permission, tier=tier, cost=cost)
+            guarded = GuardedTool(name=name, permission=self.permission, tier=self.tier, cost=weight)
+            self.kit._register(fn, guarded, annotations, text)
             return fn
 
         return register
 
 
-Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]]
+def _context_args(fn: Callable[..., Any]) -> frozenset[str]:
+    """The parameters the SDK fills with the request `Context` (left out of a cursor's scope)."""
+    hints = get_type_hints(fn)
+    return frozenset(
+        name
+        for name, hint in hints.items()
+        if name != "return" and (hint is Context or getattr(hint, "__origin__", None) is Context)
+    )
+
+
+def _pipeline(fn: Callable[..., Any], spec: _Spec, budget: OutputBudget, cursors: CursorCodec) -> Any:
+    """The tool as the SDK calls it: run the body, then pass the result through `shared.results`."""
+
+    @functools.wraps(fn)
+    async def tool(**kwargs: Any) -> Any:
+        call = active_call()
+        arguments = {k: v for k, v in kwargs.items() if k not in spec.context_args}
+        call.pager = Pager(
+            cursors,
+            budget,
+            _call_scope(spec.name, arguments, call.identity),
+            cursor=kwargs.get("cursor"),
+            limit=kwargs.get("limit"),
+        )
+        try:
+            if spec.blocking:
+                value = await anyio.to_thread.run_sync(
+                    functools.partial(fn, **kwargs), abandon_on_cancel=True
+                )
+            else:
+                value = await fn(**kwargs)
+        except ToolFailure as exc:
+            call.finish(outcome_of(exc), str(exc))  # type: ignore[arg-type]
+            return failure(exc)
+        except MCPError as exc:
+            call.finish("tool_error", str(exc))
+            raise
+        except Exception:
+            log.exception("tool crashed", tool=spec.name, request_id=call.request_id)
+            call.finish("crashed", "an internal error (see the server log)")
+            return crash(spec.name, call.request_id)
+        result = success(value, budget=budget)
+        call.finish("ok")
+        return result
+
+    # The SDK reads the signature (and so the input schema) through __wrapped__; it must see an
+    # async callable, which `tool` is, whether the body is async or runs in a thread.
+    return tool
 
 
 def _with_runtime(runtime: Runtime, lifespan: Lifespan | None) -> Lifespan:

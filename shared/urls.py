@@ -2,8 +2,8 @@
 
 Hostnames are not resolved by `check_url` (pure and fast); `check_url_resolved` resolves them
 and applies the same address rules to every address the name points at, which defeats a DNS
-name that points at a metadata or loopback address (but not a later DNS rebinding: a client
-that must be safe against that should connect to the addresses it was given back).
+name that points at a metadata or loopback address; `resolve_url` also returns the checked
+addresses, so a client connects to exactly those (no second lookup a rebinding DNS could answer).
 Use these through `shared.validation` (or `Policy.check_url`), which re-exports them.
 """
 
@@ -25,8 +25,10 @@ __all__ = [
     "METADATA_HOSTNAMES",
     "UrlRule",
     "address_problem",
+    "ResolvedUrl",
     "check_url",
     "check_url_resolved",
+    "resolve_url",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -314,23 +316,55 @@ def check_url(url: str, allowlist: Iterable[str | UrlRule]) -> str:
     return parts._replace(scheme=scheme, netloc=netloc).geturl()
 
 
-async def check_url_resolved(url: str, allowlist: Iterable[str | UrlRule]) -> str:
-    """`check_url`, then resolve the host and apply the address rules to every address found.
+@dataclass(frozen=True, slots=True)
+class ResolvedUrl:
+    """A URL the policy allowed, and the addresses its host was checked at: connect to these."""
+
+    url: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+    def pinned(self) -> str:
+        """The URL with its host replaced by the first checked address (for the connection itself);
+        send the original host as the Host header and the TLS server name."""
+        parts = urlsplit(self.url)
+        address = self.addresses[0]
+        netloc = f"[{address}]" if ":" in address else address
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return parts._replace(netloc=netloc).geturl()
+
+
+async def resolve_url(url: str, allowlist: Iterable[str | UrlRule]) -> ResolvedUrl:
+    """`check_url`, then resolve the host once and apply the address rules to every address found.
 
     A host name that resolves to loopback or a private address is only accepted through an
-    allowlist entry naming that host; one that resolves to link-local or metadata never is.
+    allowlist entry naming that host; one that resolves to link-local or metadata never is. The
+    caller connects to `addresses` (see `ResolvedUrl.pinned`), so a DNS answer that changes between
+    the check and the connection (rebinding) changes nothing.
     """
     rules = _parse_rules(allowlist)
     checked = check_url(url, rules)
     parts, scheme, host, port, path = _split_url(checked)
-    if _host_address(host, parts.netloc) is not None:
-        return checked
+    literal = _host_address(host, parts.netloc)
+    if literal is not None:
+        return ResolvedUrl(checked, host, port, (str(literal),))
     rule = next(r for r in rules if r.matches(scheme, host, port, path))
     try:
         infos = await anyio.getaddrinfo(host, port)
     except OSError as exc:
         raise InvalidArgument(f"URL host {host!r} does not resolve: {exc}") from exc
+    addresses: list[str] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).partition("%")[0])
         _check_address(address, host, rule, host)
-    return checked
+        addresses.append(str(address))
+    if not addresses:
+        raise InvalidArgument(f"URL host {host!r} resolves to no address")
+    return ResolvedUrl(checked, host, port, tuple(dict.fromkeys(addresses)))
+
+
+async def check_url_resolved(url: str, allowlist: Iterable[str | UrlRule]) -> str:
+    """`resolve_url`, for callers that only need the answer (they must not connect by name after it)."""
+    return (await resolve_url(url, allowlist)).url

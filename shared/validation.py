@@ -17,15 +17,18 @@ from shared.errors import InvalidArgument
 from shared.urls import (
     METADATA_ADDRESSES,
     METADATA_HOSTNAMES,
+    ResolvedUrl,
     UrlRule,
     address_problem,
     check_url,
     check_url_resolved,
+    resolve_url,
 )
 
 __all__ = [
     "METADATA_ADDRESSES",
     "METADATA_HOSTNAMES",
+    "ResolvedUrl",
     "UrlRule",
     "address_problem",
     "check_url",
@@ -36,6 +39,7 @@ __all__ = [
     "k8s_name",
     "no_nul",
     "path_within",
+    "resolve_url",
     "safe_arg",
 ]
 

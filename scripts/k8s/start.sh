@@ -7,6 +7,8 @@
 #   scripts/k8s/stop.sh DIR      stop everything started, by PID
 #
 # Every port is a free loopback port chosen by the OS. Prints the kubeconfig path on stdout when ready.
+# The apiserver runs with --allow-privileged=true, the common production setting, so that a
+# privileged pod is refused by the suite's own admission policy, never by the apiserver.
 set -euo pipefail
 DIR="$(mkdir -p "${1:?usage: start.sh DIR}" && cd "$1" && pwd)"
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
@@ -116,7 +118,7 @@ wait_for etcd curl -fsS "http://127.0.0.1:$etcd_port/health"
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range 10.0.0.0/24 \
   --kubelet-preferred-address-types InternalIP --kubelet-certificate-authority "$pki/ca.crt" \
-  --allow-privileged=false --profiling=false --enable-priority-and-fairness=false \
+  --allow-privileged=true --profiling=false --enable-priority-and-fairness=false \
   --endpoint-reconciler-type none --event-ttl 1h --v 0 \
   >"$DIR/kube-apiserver.log" 2>&1 &
 started kube-apiserver $!

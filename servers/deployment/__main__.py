@@ -1,29 +1,7 @@
-"""`python -m servers.deployment [--config FILE]`: serve the deployment server over stdio.
+"""`python -m servers.deployment [options]` is `code-mcp serve deployment [options]` (stdio by default)."""
 
-The same as `code-mcp serve deployment` with the stdio transport; logs go to stderr only.
-"""
-
-from __future__ import annotations
-
-import argparse
-import logging
 import sys
 
-from servers.deployment.server import build_server
-from shared.config import load_config
-from shared.runner import run_stdio
-from shared.runtime import Runtime
+from servers.cli import main
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m servers.deployment", description=__doc__)
-    parser.add_argument("--config", help="the suite's TOML configuration (default: $CODE_MCP_CONFIG)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
-    config = load_config(args.config)
-    runtime = Runtime.from_config(config)
-    run_stdio(build_server(config, runtime=runtime), runtime)
-
-
-if __name__ == "__main__":
-    main()
+sys.exit(main(["serve", "deployment", *sys.argv[1:]]))

@@ -17,6 +17,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from servers.deployment.build_inputs import build_inputs
 from servers.deployment.models import (
     BuiltImage,
     ContainerAction,
@@ -28,6 +29,7 @@ from servers.deployment.models import (
     ImageSummary,
     RunSpec,
 )
+from servers.deployment.ownership import OwnershipLedger
 from servers.deployment.settings import DeploymentSettings
 from shared.errors import InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
 from shared.output import clip, redact
@@ -52,6 +54,10 @@ class DockerPolicy(Protocol):
     def check_mount(self, path: str) -> Path: ...
 
     def check_scan_path(self, path: str) -> Path: ...
+
+    def check_image_pull(self, image: str) -> str: ...
+
+    def check_url(self, url: str) -> str: ...
 
 
 def memory_bytes(value: str) -> int:
@@ -119,11 +125,16 @@ class DockerOps:
     """The Docker tools' logic over one Docker Engine."""
 
     def __init__(
-        self, client: docker.DockerClient, settings: DeploymentSettings, policy: DockerPolicy
+        self,
+        client: docker.DockerClient,
+        settings: DeploymentSettings,
+        policy: DockerPolicy,
+        ledger: OwnershipLedger | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.policy = policy
+        self.ledger = ledger if ledger is not None else OwnershipLedger(settings.ownership_file)
 
     @classmethod
     def connect(cls, settings: DeploymentSettings, policy: DockerPolicy) -> DockerOps:
@@ -143,16 +154,17 @@ class DockerOps:
     def list_containers(
         self, *, include_stopped: bool = False, managed_only: bool = False
     ) -> list[ContainerSummary]:
-        filters = {"label": f"{MANAGED_LABEL}=true"} if managed_only else None
         with docker_errors("list containers"):
-            raw = self.client.api.containers(all=include_stopped, filters=filters)
+            raw = self.client.api.containers(all=include_stopped)
+        if managed_only:
+            raw = [item for item in raw if self.ledger.managed(item["Id"])]
         rows = [
             ContainerSummary(
                 id=item["Id"][:12],
                 name=(item.get("Names") or ["/"])[0].lstrip("/"),
                 image=item.get("Image", ""),
                 status=item.get("State", ""),
-                managed=(item.get("Labels") or {}).get(MANAGED_LABEL) == "true",
+                managed=self.ledger.managed(item["Id"]),
                 created=_iso(item.get("Created")),
             )
             for item in raw
@@ -186,7 +198,7 @@ class DockerOps:
             env_names=sorted(entry.partition("=")[0] for entry in config.get("Env") or []),
             labels=labels,
             ports=ports,
-            managed=labels.get(MANAGED_LABEL) == "true",
+            managed=self.ledger.managed(attrs["Id"]),
             hardening=_hardening(attrs),
         )
 
@@ -319,25 +331,39 @@ class DockerOps:
             "detach": True,
         }
 
+    def ensure_image(self, image: str) -> None:
+        """Make sure `image` is on the engine: present already, or pulled from an allowed registry.
+
+        The engine would pull a missing image by itself from wherever its name points (an attacker's
+        registry, `169.254.169.254`, `127.0.0.1:6379`): the policy's registry allowlist decides first.
+        """
+        try:
+            self.client.api.inspect_image(image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise UpstreamUnavailable(f"inspect image {image}: {exc.explanation}") from exc
+        self.policy.check_image_pull(image)
+        with docker_errors(f"pull {image}"):
+            self.client.api.pull(image)
+
     def run(self, spec: RunSpec, *, owner: str) -> ContainerInfo:
-        """Start a container with the hardened defaults and the `code.managed` label."""
+        """Start a container with the hardened defaults, recorded in the ledger as `owner`'s."""
         kwargs = self._run_kwargs(spec, owner)
+        self.ensure_image(kwargs["image"])
         with docker_errors(f"run {kwargs['image']}"):
             container = self.client.containers.run(**kwargs)
+        self.ledger.record(container.id, owner)
         return self.inspect_container(container.id)
 
-    def _managed(self, ref: str, *, admin: bool, verb: str) -> dict[str, Any]:
+    def _owned(self, ref: str, *, caller: str, admin: bool, verb: str) -> dict[str, Any]:
         attrs = self._inspect(ref)
-        labels = (attrs.get("Config") or {}).get("Labels") or {}
-        if labels.get(MANAGED_LABEL) != "true" and not admin:
-            raise PermissionDenied(
-                f"container {ref!r} was not started by this suite (no {MANAGED_LABEL}=true label); "
-                f"only an admin may {verb} it"
-            )
+        self.ledger.require(attrs["Id"], caller=caller, admin=admin, what="container", verb=verb, shown=ref)
         return attrs
 
-    def stop(self, ref: str, *, admin: bool, timeout_s: int = 10) -> ContainerAction:
-        attrs = self._managed(ref, admin=admin, verb="stop")
+    def stop(self, ref: str, *, caller: str, admin: bool, timeout_s: int = 10) -> ContainerAction:
+        attrs = self._owned(ref, caller=caller, admin=admin, verb="stop")
         if not 0 <= timeout_s <= 300:
             raise InvalidArgument("timeout_s must be between 0 and 300 seconds")
         with docker_errors(f"stop {ref}"):
@@ -345,13 +371,27 @@ class DockerOps:
             state = self.client.api.inspect_container(attrs["Id"])["State"]["Status"]
         return ContainerAction(container=attrs["Id"][:12], action="stopped", status=state)
 
-    def remove(self, ref: str, *, admin: bool, force: bool = False) -> ContainerAction:
-        attrs = self._managed(ref, admin=admin, verb="remove")
+    def remove(self, ref: str, *, caller: str, admin: bool, force: bool = False) -> ContainerAction:
+        attrs = self._owned(ref, caller=caller, admin=admin, verb="remove")
         if (attrs.get("State") or {}).get("Running") and not force:
             raise InvalidArgument(f"container {ref!r} is running; stop it first or pass force=true")
         with docker_errors(f"remove {ref}"):
             self.client.api.remove_container(attrs["Id"], force=force)
+        self.ledger.forget(attrs["Id"])
         return ContainerAction(container=attrs["Id"][:12], action="removed", status="removed")
+
+    def _check_build_inputs(self, dockerfile: Path) -> None:
+        """Refuse a build whose base images or `ADD` URLs the policy does not allow (checked first,
+        because the engine fetches them itself, outside the build's network-less steps)."""
+        try:
+            text = dockerfile.read_text(errors="replace")
+        except OSError as exc:
+            raise InvalidArgument(f"the Dockerfile cannot be read: {exc.strerror}") from exc
+        inputs = build_inputs(text)
+        for url in inputs.urls:
+            self.policy.check_url(url)
+        for image in inputs.images:
+            self.ensure_image(image_ref(image))
 
     def build_context(self, context: str) -> Path:
         """The build context folder, inside the build roots (or the policy's scan roots)."""
@@ -378,6 +418,7 @@ class DockerOps:
         dockerfile_path = path_within(dockerfile, [root], must_exist=True, what="dockerfile")
         if not dockerfile_path.is_file():
             raise InvalidArgument(f"dockerfile {dockerfile!r} must be a file inside the build context")
+        self._check_build_inputs(dockerfile_path)
         lines: list[str] = []
         steps = 0
         image_id = ""
@@ -412,4 +453,5 @@ class DockerOps:
             with docker_errors(f"inspect {tag}"):
                 image_id = self.client.api.inspect_image(tag)["Id"]
         tail, _ = clip(redact("\n".join(lines[-40:])), 4000)
+        self.ledger.record(image_id, owner)
         return BuiltImage(id=image_id, tag=tag, steps=steps, log_tail=tail)

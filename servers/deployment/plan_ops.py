@@ -29,6 +29,7 @@ from servers.deployment.k8s_ops import KubeOps, clean_object
 from servers.deployment.models import AppliedObject, ApplyResult, Plan, PlannedChange
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.identity import Identity
+from shared.safe_yaml import load_documents
 from shared.validation import k8s_name, no_nul
 
 # Fields the server owns; a manifest that sets them is cleaned before planning.
@@ -126,24 +127,31 @@ class PlanStore:
 
 
 def parse_manifests(text: str, *, max_bytes: int, max_objects: int) -> list[dict[str, Any]]:
-    """YAML or JSON documents (`---` separated, or a `List`) → a list of object bodies."""
+    """YAML or JSON documents (`---` separated, or a `List` / `<Kind>List`) → a list of object bodies.
+
+    The text comes from a hostile caller: it is loaded with bounded work (`shared.safe_yaml`: aliases
+    counted at their expanded size, nesting depth and node count bounded), and every body is a
+    fresh copy (an alias never makes two objects share a subtree).
+    """
     no_nul(text, what="manifests")
-    if len(text.encode()) > max_bytes:
-        raise InvalidArgument(f"manifests are larger than {max_bytes} bytes; split them into several plans")
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise InvalidArgument(f"manifests are not valid YAML: {str(exc)[:300]}") from exc
-    objects: list[dict[str, Any]] = []
-    for doc in documents:
-        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            objects.extend(doc["items"])
+    documents = [
+        d for d in load_documents(text, max_bytes=max_bytes, max_documents=max_objects) if d is not None
+    ]
+    objects: list[Any] = []
+    for index, doc in enumerate(documents):
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if isinstance(kind, str) and kind.endswith("List") and "items" in doc:
+            items = doc["items"]
+            if not isinstance(items, list):
+                raise InvalidArgument(f"document {index + 1} ({kind[:60]}): items must be a list of objects")
+            objects.extend(items)  # SecretList, RoleBindingList, ...: each item is checked as itself
         else:
             objects.append(doc)
+        if len(objects) > max_objects:
+            raise InvalidArgument(f"at most {max_objects} objects per plan; split the manifests")
     if not objects:
         raise InvalidArgument("no objects found in the manifests")
-    if len(objects) > max_objects:
-        raise InvalidArgument(f"at most {max_objects} objects per plan; split the manifests")
+    bodies: list[dict[str, Any]] = []
     for index, obj in enumerate(objects):
         where = f"object {index + 1}"
         if not isinstance(obj, dict):
@@ -151,16 +159,22 @@ def parse_manifests(text: str, *, max_bytes: int, max_objects: int) -> list[dict
         for field in ("apiVersion", "kind"):
             if not isinstance(obj.get(field), str) or not obj[field]:
                 raise InvalidArgument(f"{where} has no {field}")
+        if obj["kind"].endswith("List") and "items" in obj:
+            raise InvalidArgument(
+                f"{where} ({obj['kind'][:60]}) is a list inside a list; send its items directly"
+            )
         metadata = obj.get("metadata")
         if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
             raise InvalidArgument(
-                f"{where} ({obj['kind']}) needs metadata.name (generateName is not supported)"
+                f"{where} ({obj['kind'][:60]}) needs metadata.name (generateName is not supported)"
             )
         k8s_name(metadata["name"], what=f"{where} name")
+        body = copy.deepcopy(obj)
         for field in _SERVER_FIELDS:
-            metadata.pop(field, None)
-        obj.pop("status", None)
-    return objects
+            body["metadata"].pop(field, None)
+        body.pop("status", None)
+        bodies.append(body)
+    return bodies
 
 
 def _for_diff(obj: dict[str, Any] | None) -> list[str]:
@@ -194,7 +208,7 @@ class PlanOps:
     def _target(
         self, cluster: Cluster, obj: dict[str, Any], *, namespace: str, identity: Identity
     ) -> tuple[Any, str | None]:
-        """The API resource of `obj` and its namespace, after the policy checks (write)."""
+        """The API resource of `obj` and its namespace, after the policy checks (write) and admission."""
         policy = self.kube.policy
         policy.check_kind(obj["kind"], write=True, identity=identity)
         resource = cluster.resource(obj["kind"], obj["apiVersion"])
@@ -203,9 +217,11 @@ class PlanOps:
             metadata.pop("namespace", None)
             if resource.kind == "Namespace":
                 policy.check_namespace(metadata["name"], write=True)
+            policy.admit(obj, namespace=None, namespaced=False, identity=identity)
             return resource, None
         ns = policy.check_namespace(str(metadata.get("namespace") or namespace), write=True)
         metadata["namespace"] = ns
+        policy.admit(obj, namespace=ns, namespaced=True, identity=identity)
         return resource, ns
 
     def plan(

@@ -3,8 +3,10 @@
 Same contract as the in-memory `PlanStore`: `add` returns a plan bound to its owner, `take` hands it
 out once, to its owner only, before it expires. A plan is one JSON value under
 `<prefix>:{plans}:plan:<id>`, written with `PX = plan_ttl_s`, so Redis forgets it by itself.
-`max_plans` bounds the live plans of each caller: a sorted set per owner (scored by expiry) names
-them, and a new plan beyond the bound evicts that caller's oldest. Both scripts run atomically in
+`max_plans` bounds the live plans of each caller: a sorted set per owner names them, scored by
+expiry in microseconds but strictly increasing in the order they were added (a plan added in the
+same microsecond as the last one scores one more), so a new plan beyond the bound always evicts that
+caller's oldest. Both scripts run atomically in
 Redis; `take` deletes the plan only when the owner matches, so a wrong caller cannot destroy it.
 Before a taken plan is returned, its bodies must still hash to the sha256 stored beside them.
 
@@ -23,7 +25,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -31,9 +32,8 @@ from redis.retry import Retry
 
 from servers.deployment.plan_ops import PlanStore, StoredPlan, expired_message, plan_hash, unknown_message
 from servers.deployment.settings import DeploymentSettings
-from shared.config import SuiteConfig
 from shared.errors import ConfigError, InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
-from shared.redis_limiter import RedisLimitSettings
+from shared.settings import RedisSettings, SuiteConfig
 from shared.validation import no_nul
 
 __all__ = ["ADD_LUA", "TAKE_LUA", "RedisPlanStore", "plan_store"]
@@ -43,12 +43,12 @@ _PLAN_ID: Final = re.compile(r"^plan-[A-Za-z0-9_-]{16}$")
 
 # KEYS[1]: the plan, KEYS[2]: the owner's index.  ARGV: plan id, JSON, ttl ms, max plans, key prefix.
 # Drops the index entries whose plans expired, evicts the owner's oldest live plans beyond the bound,
-# then stores the plan. Time is the Redis server's, shared by every replica.
+# then stores the plan. Time is the Redis server's, shared by every replica. Returns the expiry (ms).
 ADD_LUA: Final = """
 local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local ttl = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_us)
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4]) + 1
 if excess > 0 then
   for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
@@ -56,10 +56,13 @@ if excess > 0 then
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
 end
+local score = now_us + ttl * 1000
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if newest[2] and tonumber(newest[2]) >= score then score = tonumber(newest[2]) + 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('ZADD', KEYS[2], string.format('%.0f', score), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
-return now + ttl
+return math.floor(now_us / 1000) + ttl
 """
 
 # KEYS[1]: the plan, KEYS[2]: the owner's index.  ARGV[1]: the caller, ARGV[2]: the plan id.
@@ -82,7 +85,7 @@ class RedisPlanStore:
     """Plans in Redis: shared by every replica, single-use, owner-bound, expiring, bounded per owner."""
 
     def __init__(
-        self, settings: RedisLimitSettings, *, ttl_s: float, max_plans: int, client: redis.Redis | None = None
+        self, settings: RedisSettings, *, ttl_s: float, max_plans: int, client: redis.Redis | None = None
     ) -> None:
         self.ttl_s = ttl_s
         self.max_plans = max_plans
@@ -183,21 +186,15 @@ def plan_store(config: SuiteConfig, settings: DeploymentSettings) -> PlanStore |
     if settings.plan_store == "memory":
         return PlanStore(ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
     where = "deployment.plan_store = 'redis'"
-    if "redis" not in config.limits.model_fields_set:
+    if not config.redis.configured:
         raise ConfigError(
-            f"{where} needs the fleet's Redis in [limits.redis] (url or url_file); without it every "
-            "replica would use its own loopback Redis and plans would not be shared"
+            f"{where} needs the fleet's Redis in [redis] (url or url_file); without it every replica "
+            "would keep its own plans and a plan made on one could not be applied on another"
         )
-    redis_settings = config.limits.redis
-    if not ({"url", "url_file"} & redis_settings.model_fields_set):
-        raise ConfigError(f"{where} needs [limits.redis] url or url_file (the fleet's Redis)")
     try:
-        url = redis_settings.redis_url()
+        config.redis.redis_url()
+        return RedisPlanStore(config.redis, ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"{where}: [limits.redis] must be a redis://, rediss:// or unix:// URL")
-    try:
-        return RedisPlanStore(redis_settings, ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
     except ValueError:  # the URL's form; its text may hold a password, so it is not repeated
-        raise ConfigError(f"{where}: [limits.redis] URL is not a valid Redis URL") from None
+        raise ConfigError(f"{where}: [redis] url is not a valid Redis URL") from None

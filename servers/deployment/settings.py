@@ -109,3 +109,8 @@ class DeploymentSettings(BaseModel):
     max_objects_per_plan: int = Field(default=50, ge=1, le=1000, description="Objects one plan may hold")
     field_manager: str = Field(default="code-mcp", description="Server-side apply field manager name")
     log_tail_max: int = Field(default=5000, ge=1, le=100_000, description="Most log lines one call returns")
+    ownership_file: Path | None = Field(
+        default=None,
+        description="Where the ledger of containers and images this server created (and for whom) is kept "
+        "across restarts; unset = in memory (after a restart only an admin may stop what was made before)",
+    )

@@ -19,12 +19,11 @@ from servers.experts.review_ops import ReviewRequest, review
 from servers.experts.roster import Roster
 from servers.experts.settings import ExpertsSettings, ProviderSettings
 from servers.experts.vote_ops import VoteRequest, vote
-from shared.config import SuiteConfig
 from shared.errors import ToolFailure
-from shared.output import paginate
-from shared.policy import Tier
+from shared.paging import Cursor, page
 from shared.ratelimit import OutboundLimiter
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
 
 INSTRUCTIONS = """Ask a circle of LLM experts (different providers and models) the same question in
@@ -60,7 +59,6 @@ def build_server(
     runtime: Runtime | None = None,
     environ: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    **_backends: Any,
 ) -> MCPServer[Any]:
     """The experts server.
 
@@ -87,6 +85,7 @@ def build_server(
 
     kit = ServerKit("experts", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
     circle = Circle(roster, max_output_chars=kit.budget.max_chars)
+    circle_tools = kit.toolset(permission="experts:ask", open_world=True)
 
     def progress_of(ctx: Context) -> Any:
         async def report(done: int, total: int, message: str) -> None:
@@ -94,14 +93,7 @@ def build_server(
 
         return report
 
-    @kit.tool(
-        name="experts_ask",
-        title="Ask the circle of experts",
-        permission="experts:ask",
-        tier=Tier.READ,
-        open_world=True,
-        idempotent=False,
-    )
+    @circle_tools.tool("experts_ask", "Ask the circle of experts", idempotent=False)
     async def experts_ask(
         question: Annotated[str, Field(description="The question, self-contained.", min_length=1)],
         ctx: Context,
@@ -142,14 +134,7 @@ def build_server(
         )
         return await circle.ask(request, progress_of(ctx))
 
-    @kit.tool(
-        name="experts_vote",
-        title="Experts vote on options",
-        permission="experts:ask",
-        tier=Tier.READ,
-        open_world=True,
-        idempotent=False,
-    )
+    @circle_tools.tool("experts_vote", "Experts vote on options", idempotent=False)
     async def experts_vote(
         question: Annotated[str, Field(description="What to decide.", min_length=1)],
         options: Annotated[
@@ -167,14 +152,7 @@ def build_server(
         )
         return await vote(circle, request, progress_of(ctx))
 
-    @kit.tool(
-        name="experts_review",
-        title="Experts review code or a plan",
-        permission="experts:ask",
-        tier=Tier.READ,
-        open_world=True,
-        idempotent=False,
-    )
+    @circle_tools.tool("experts_review", "Experts review code or a plan", idempotent=False)
     async def experts_review(
         content: Annotated[str, Field(description="The code, diff or plan to review.", min_length=1)],
         ctx: Context,
@@ -211,12 +189,8 @@ def build_server(
         )
         return await review(circle, request, progress_of(ctx))
 
-    @kit.tool(name="experts_list", title="List the experts", permission="experts:ask", open_world=False)
-    async def experts_list(
-        cursor: Annotated[
-            str | None, Field(description="next_cursor from a previous call, for more.")
-        ] = None,
-    ) -> ExpertRoster:
+    @circle_tools.tool("experts_list", "List the experts", open_world=False)
+    async def experts_list(cursor: Cursor = None) -> ExpertRoster:
         """The configured experts with provider, model, prices and timeout, and each provider's health
         (circuit breaker, calls, failures, last error). API keys are never shown. When nothing is
         configured, says exactly what to configure (and uses a local OpenAI-compatible server if one
@@ -224,12 +198,12 @@ def build_server(
         with contextlib.suppress(ToolFailure):  # the roster's notes say what to configure
             await roster.ensure_experts()
         roster_now = roster.describe()
-        page = paginate(roster_now.experts, cursor=cursor, budget=kit.budget, scope="experts_list")
-        roster_now.experts = page.items
-        roster_now.total_experts = page.total or 0
-        roster_now.next_cursor = page.next_cursor
-        if page.note:
-            roster_now.notes.append(page.note)
+        cut = page(roster_now.experts)
+        roster_now.experts = cut.items
+        roster_now.total_experts = cut.total or 0
+        roster_now.next_cursor = cut.next_cursor
+        if cut.note:
+            roster_now.notes.append(cut.note)
         return roster_now
 
     return kit.server

@@ -1,7 +1,9 @@
 """Probe HTTP(S) endpoints: status, latency, TLS certificate expiry and expected body text.
 
 Every URL is checked by the policy (allowlist + SSRF rules, host resolved) before any request goes
-out; one refused URL refuses the whole call. Redirects are reported, never followed: following
+out; one refused URL refuses the whole call. The probe connects to the address the check resolved
+(the name travels only as the Host header and the TLS server name), so a DNS answer that changes
+after the check (rebinding) cannot redirect it. Redirects are reported, never followed: following
 one would reach a URL the policy never saw.
 """
 
@@ -22,8 +24,9 @@ from cryptography.x509.oid import NameOID
 from servers.monitoring.models import CertificateInfo, HealthReport, HealthResult
 from servers.monitoring.time_args import iso
 from shared.errors import InvalidArgument
+from shared.urls import ResolvedUrl
 
-UrlCheck = Callable[[str], Awaitable[str]]
+UrlCheck = Callable[[str], Awaitable[ResolvedUrl]]
 _BODY_LIMIT = 64 * 1024
 _PARALLEL = 5
 
@@ -52,17 +55,19 @@ def _verifying_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
-async def _unverified_certificate(url: str, timeout_s: float, *, now: float) -> CertificateInfo | None:
+async def _unverified_certificate(
+    target: ResolvedUrl, timeout_s: float, *, now: float
+) -> CertificateInfo | None:
     """The certificate of a server whose certificate failed verification, to say why (e.g. expired)."""
-    parts = urlsplit(url)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # only to read the certificate; nothing is sent
     try:
         with anyio.fail_after(timeout_s):
             stream = await anyio.connect_tcp(
-                parts.hostname or "", parts.port or 443, ssl_context=context, tls_standard_compatible=False
-            )
+                target.addresses[0], target.port, ssl_context=context, tls_hostname=target.host,
+                tls_standard_compatible=False,
+            )  # fmt: skip
             async with stream:
                 ssl_object = stream.extra(TLSAttribute.ssl_object)  # noqa: S610 - anyio, not Django
                 der = ssl_object.getpeercert(binary_form=True)
@@ -103,22 +108,29 @@ class HealthChecker:
         results: list[HealthResult | None] = [None] * len(allowed)
         limiter = anyio.CapacityLimiter(_PARALLEL)
 
-        async def probe(index: int, url: str) -> None:
+        async def probe(index: int, target: ResolvedUrl) -> None:
             async with limiter:
-                results[index] = await self._probe(url, expect_status, expect_text)
+                results[index] = await self._probe(target, expect_status, expect_text)
 
         async with anyio.create_task_group() as group:
-            for index, url in enumerate(allowed):
-                group.start_soon(probe, index, url)
+            for index, target in enumerate(allowed):
+                group.start_soon(probe, index, target)
         done = [r for r in results if r is not None]
         return HealthReport(checked=len(done), healthy=sum(r.ok for r in done), results=done)
 
-    async def _probe(self, url: str, expect_status: int | None, expect_text: str | None) -> HealthResult:
+    async def _probe(
+        self, target: ResolvedUrl, expect_status: int | None, expect_text: str | None
+    ) -> HealthResult:
+        url = target.url
         started = time.perf_counter()
         now = time.time()
+        headers = {"Host": urlsplit(url).netloc.rpartition("@")[2]}
         try:
             with anyio.fail_after(self._timeout * 2):
-                async with self._http.stream("GET", url) as response:
+                pinned = self._http.stream(
+                    "GET", target.pinned(), headers=headers, extensions={"sni_hostname": target.host}
+                )
+                async with pinned as response:
                     latency = (time.perf_counter() - started) * 1000
                     certificate = self._certificate(response, now=now)
                     body_match = None
@@ -129,7 +141,7 @@ class HealthChecker:
         except httpx.ConnectError as exc:
             certificate = None
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                certificate = await _unverified_certificate(url, self._timeout, now=now)
+                certificate = await _unverified_certificate(target, self._timeout, now=now)
             return HealthResult(url=url, ok=False, error=f"cannot connect: {exc}", certificate=certificate)
         except httpx.HTTPError as exc:
             return HealthResult(url=url, ok=False, error=f"{type(exc).__name__}: {exc}")

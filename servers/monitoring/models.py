@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 Trend = Literal["rising", "falling", "flat"]
 
 # Tool arguments shared by several tools.
-Cursor = Annotated[str | None, Field(description="next_cursor of the previous page, to continue")]
 Matchers = Annotated[
     list[str] | None,
     Field(description='Series selectors to restrict to, e.g. ["up", "{job=\\"node\\"}"]', max_length=20),

@@ -7,22 +7,20 @@ Tools: Prometheus queries and metadata on named endpoints (`prom_*`), endpoint h
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import httpx
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from servers.monitoring import alert_ops, host_ops, prom_ops, status_ops, suite_ops
 from servers.monitoring.backends import Backends
 from servers.monitoring.models import (
     Alert,
     AlertExplanation,
-    Cursor,
     Endpoint,
     EndpointInfo,
     EndpointList,
@@ -41,12 +39,12 @@ from servers.monitoring.models import (
 )
 from servers.monitoring.settings import MonitoringSettings
 from servers.monitoring.time_args import parse_duration, parse_time
-from shared.config import SuiteConfig
 from shared.errors import InvalidArgument
-from shared.output import Page, paginate, redact, redact_data
-from shared.policy import Tier
+from shared.paging import Cursor, Page, page
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
+from shared.urls import ResolvedUrl
 
 INSTRUCTIONS = """Find out what is wrong with production right now, with bounded, readable answers.
 Start with prom_alerts (what is firing) and prom_targets(health='down'), then prom_explain_alert for
@@ -56,28 +54,10 @@ metric names, prom_status for Prometheus itself. Every prom_* tool takes `endpoi
 prom_endpoints). host_stats reads this machine without Prometheus; health_check probes URLs the policy
 allows; suite_metrics shows the CODE servers' own call, error and latency figures."""
 
-# A JSON key that redact_data blanks whatever its value (see shared.output._SECRET_KEY).
-_SECRET_KEY_IN_JSON = re.compile(
-    r'"[^"]*(?i:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential'
-    r'|authorization|cookie|session)[^"]*":'
-)
-M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def _now() -> float:
     # A function, not `time.time` inline: tools take an argument named `time`.
     return time.time()
-
-
-def _clean(result: M) -> M:
-    """The result with secrets (tokens, passwords, keys) found in any string redacted."""
-    # Fast path: one pass of the patterns over the JSON text; most results hold no secret at all.
-    text = result.model_dump_json()
-    if redact(text) == text and not _SECRET_KEY_IN_JSON.search(text):
-        return result
-    return type(result).model_validate(redact_data(result.model_dump(mode="python")))
 
 
 def build_server(
@@ -85,7 +65,6 @@ def build_server(
     *,
     runtime: Runtime | None = None,
     prometheus_transport: httpx.AsyncBaseTransport | None = None,
-    **_backends: Any,
 ) -> MCPServer[Any]:
     """The monitoring server.
 
@@ -96,10 +75,10 @@ def build_server(
     """
     settings = config.section("monitoring", MonitoringSettings)
 
-    async def check_url(url: str) -> str:
-        return await kit.policy.check_url_resolved(url)
+    async def resolve_url(url: str) -> ResolvedUrl:
+        return await kit.policy.resolve_url(url)
 
-    backends = Backends(settings, check_url, prometheus_transport=prometheus_transport)
+    backends = Backends(settings, resolve_url, prometheus_transport=prometheus_transport)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[None]:
@@ -109,18 +88,13 @@ def build_server(
     kit = ServerKit("monitoring", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
     client_for = backends.prometheus
 
-    def page(items: Sequence[T], cursor: str | None, scope: str) -> Page[T]:
-        return _clean(paginate(items, cursor=cursor, budget=kit.budget, scope=scope))
-
     def optional_time(text: str | None, now: float) -> float | None:
         return parse_time(text, now=now) if text is not None else None
 
-    def read_tool(name: str, title: str, *, open_world: bool = True) -> Callable[[F], F]:
-        return kit.tool(
-            name=name, title=title, permission="monitoring:read", tier=Tier.READ, open_world=open_world
-        )
+    remote = kit.toolset(permission="monitoring:read", open_world=True)
+    local = kit.toolset(permission="monitoring:read", open_world=False)
 
-    @read_tool("prom_endpoints", "List Prometheus endpoints", open_world=False)
+    @local.tool("prom_endpoints", "List Prometheus endpoints")
     async def prom_endpoints() -> EndpointList:
         """List the Prometheus endpoints the prom_* tools can query, by name."""
         endpoints = settings.endpoints
@@ -137,7 +111,7 @@ def build_server(
             ]
         )
 
-    @read_tool("prom_query", "Prometheus instant query")
+    @remote.tool("prom_query", "Prometheus instant query")
     async def prom_query(
         expr: Annotated[
             str, Field(description="PromQL expression, e.g. sum by (job) (up)", max_length=10_000)
@@ -156,24 +130,13 @@ def build_server(
         result = await prom_ops.instant_query(
             client_for(endpoint), expr, at=at, max_series=settings.max_series
         )
-        cut = paginate(
-            result.samples,
-            cursor=cursor,
-            budget=kit.budget,
-            scope=f"prom_query|{result.endpoint}|{expr}|{at}",
-        )
-        return _clean(
-            result.model_copy(
-                update={
-                    "samples": cut.items,
-                    "next_cursor": cut.next_cursor,
-                    "truncated": cut.truncated,
-                    "note": cut.note,
-                }
-            )
-        )
+        cut = page(result.samples, resolved=f"{result.endpoint}|{at}")
+        return result.model_copy(
+            update={"samples": cut.items, "next_cursor": cut.next_cursor, "truncated": cut.truncated,
+                    "note": cut.note}
+        )  # fmt: skip
 
-    @read_tool("prom_query_range", "Prometheus range query, summarised")
+    @remote.tool("prom_query_range", "Prometheus range query, summarised")
     async def prom_query_range(
         expr: Annotated[
             str, Field(description="PromQL expression returning an instant vector", max_length=10_000)
@@ -209,24 +172,16 @@ def build_server(
             target_points=settings.target_points,
             max_raw_points=settings.max_raw_points,
         )
-        window = f"{start_s}|{end_s}|{result.step_seconds}"
-        scope = f"prom_query_range|{result.endpoint}|{expr}|{window}|{include_points}"
-        cut = paginate(result.series, cursor=cursor, budget=kit.budget, scope=scope)
+        cut = page(result.series, resolved=f"{result.endpoint}|{start_s}|{end_s}|{result.step_seconds}")
         note = cut.note
         if note:
             note += f" Pass start={result.start} and end={result.end} with the cursor so the range stays put."
-        return _clean(
-            result.model_copy(
-                update={
-                    "series": cut.items,
-                    "next_cursor": cut.next_cursor,
-                    "truncated": cut.truncated,
-                    "note": note,
-                }
-            )
-        )
+        return result.model_copy(
+            update={"series": cut.items, "next_cursor": cut.next_cursor, "truncated": cut.truncated,
+                    "note": note}
+        )  # fmt: skip
 
-    @read_tool("prom_labels", "List Prometheus label names")
+    @remote.tool("prom_labels", "List Prometheus label names")
     async def prom_labels(
         match: Matchers = None,
         search: Search = None,
@@ -245,9 +200,9 @@ def build_server(
             end=optional_time(end, now),
             search=search,
         )
-        return page(names, cursor, f"prom_labels|{client.name}|{match}|{search}|{start}|{end}")
+        return page(names, resolved=client.name)
 
-    @read_tool("prom_label_values", "List values of a Prometheus label")
+    @remote.tool("prom_label_values", "List values of a Prometheus label")
     async def prom_label_values(
         label: Annotated[str, Field(description="Label name, e.g. job, instance, __name__ (metric names)")],
         match: Matchers = None,
@@ -268,9 +223,9 @@ def build_server(
             end=optional_time(end, now),
             search=search,
         )
-        return page(values, cursor, f"prom_label_values|{client.name}|{label}|{match}|{search}|{start}|{end}")
+        return page(values, resolved=client.name)
 
-    @read_tool("prom_series", "Find Prometheus series")
+    @remote.tool("prom_series", "Find Prometheus series")
     async def prom_series(
         match: Annotated[
             list[str],
@@ -288,9 +243,9 @@ def build_server(
         series = await prom_ops.find_series(
             client, match=match, start=optional_time(start, now), end=optional_time(end, now), search=search
         )
-        return page(series, cursor, f"prom_series|{client.name}|{match}|{search}|{start}|{end}")
+        return page(series, resolved=client.name)
 
-    @read_tool("prom_metric_metadata", "Describe Prometheus metrics")
+    @remote.tool("prom_metric_metadata", "Describe Prometheus metrics")
     async def prom_metric_metadata(
         metric: Annotated[str | None, Field(description="One metric name; omit to list all")] = None,
         search: Search = None,
@@ -300,9 +255,9 @@ def build_server(
         """Type (counter, gauge, histogram…), help text and unit of metrics, from the exporters."""
         client = client_for(endpoint)
         found = await prom_ops.metric_metadata(client, metric=metric, search=search)
-        return page(found, cursor, f"prom_metric_metadata|{client.name}|{metric}|{search}")
+        return page(found, resolved=client.name)
 
-    @read_tool("prom_targets", "List Prometheus scrape targets")
+    @remote.tool("prom_targets", "List Prometheus scrape targets")
     async def prom_targets(
         state: Annotated[
             Literal["active", "dropped", "any"], Field(description="active (default), dropped or any")
@@ -317,9 +272,9 @@ def build_server(
         """List scrape targets with their health and last error, down ones first."""
         client = client_for(endpoint)
         targets = await status_ops.list_targets(client, state=state, health=health, job=job)
-        return page(targets, cursor, f"prom_targets|{client.name}|{state}|{health}|{job}")
+        return page(targets, resolved=client.name)
 
-    @read_tool("prom_alerts", "List active Prometheus alerts")
+    @remote.tool("prom_alerts", "List active Prometheus alerts")
     async def prom_alerts(
         state: Annotated[
             Literal["firing", "pending"] | None, Field(description="Only firing or only pending alerts")
@@ -330,9 +285,9 @@ def build_server(
         """List the alerts now firing or pending, firing first, with labels, annotations and age."""
         client = client_for(endpoint)
         alerts = await alert_ops.active_alerts(client, state=state, now=_now())
-        return page(alerts, cursor, f"prom_alerts|{client.name}|{state}")
+        return page(alerts, resolved=client.name)
 
-    @read_tool("prom_rules", "List Prometheus alerting and recording rules")
+    @remote.tool("prom_rules", "List Prometheus alerting and recording rules")
     async def prom_rules(
         type: Annotated[
             Literal["alert", "record"] | None,
@@ -345,26 +300,25 @@ def build_server(
         """List alerting and recording rules: expression, health, state and how many alerts are active."""
         client = client_for(endpoint)
         rules = await alert_ops.list_rules(client, rule_type=type, search=search)
-        return page(rules, cursor, f"prom_rules|{client.name}|{type}|{search}")
+        return page(rules, resolved=client.name)
 
-    @read_tool("prom_status", "Prometheus server status")
+    @remote.tool("prom_status", "Prometheus server status")
     async def prom_status(endpoint: Endpoint = None) -> PromStatus:
         """Version, start time, retention, TSDB head series and the highest-cardinality metrics."""
-        return _clean(await status_ops.server_status(client_for(endpoint)))
+        return await status_ops.server_status(client_for(endpoint))
 
-    @read_tool("prom_explain_alert", "Explain a Prometheus alert")
+    @remote.tool("prom_explain_alert", "Explain a Prometheus alert")
     async def prom_explain_alert(
         name: Annotated[str, Field(description="Alert name (alertname), e.g. HighErrorRate", max_length=200)],
         endpoint: Endpoint = None,
     ) -> AlertExplanation:
         """Explain one alert: its rule and expression, the expression's current value per series, its
         labels and annotations, which series are pending or firing and for how long."""
-        explained = await alert_ops.explain_alert(
+        return await alert_ops.explain_alert(
             client_for(endpoint), name, now=_now(), max_series=settings.max_series
         )
-        return _clean(explained)
 
-    @read_tool("health_check", "Check HTTP endpoint health")
+    @remote.tool("health_check", "Check HTTP endpoint health")
     async def health_check(
         urls: Annotated[list[str], Field(description="http(s) URLs to probe (the policy must allow each)")],
         expect_status: Annotated[
@@ -376,17 +330,15 @@ def build_server(
     ) -> HealthReport:
         """Probe URLs: status, latency, TLS certificate expiry (https) and expected body text.
         Redirects are reported, not followed. URLs outside the configured allowlist are refused."""
-        return _clean(
-            await backends.health().check(urls, expect_status=expect_status, expect_text=expect_text)
-        )
+        return await backends.health().check(urls, expect_status=expect_status, expect_text=expect_text)
 
-    @read_tool("host_stats", "Host CPU, memory, disk and processes", open_world=False)
+    @local.tool("host_stats", "Host CPU, memory, disk and processes")
     async def host_stats() -> HostStats:
         """CPU, memory, swap, disks, load average and the busiest processes of the machine this server
         runs on. Needs no Prometheus."""
         return await host_ops.host_stats(settings.top_processes)
 
-    @read_tool("suite_metrics", "CODE suite metrics")
+    @remote.tool("suite_metrics", "CODE suite metrics")
     async def suite_metrics() -> SuiteMetrics:
         """Calls, errors, refusals and mean latency per tool of the CODE servers configured in
         [monitoring] suite_servers (of this process when none are configured)."""
@@ -396,7 +348,7 @@ def build_server(
         found = await suite_ops.suite_metrics(
             settings.suite_servers, timeout_s=settings.suite_timeout_s, local=local
         )
-        cut = paginate(found.tools, budget=kit.budget)
+        cut = page(found.tools)
         note = (
             " ".join(n for n in (found.note, cut.note and "Only the busiest tools are shown.") if n) or None
         )

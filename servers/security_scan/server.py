@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
 from typing import Annotated, Any
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
@@ -23,15 +19,12 @@ from servers.security_scan.models import (
     ScanSummary,
     Severity,
 )
-from servers.security_scan.scan_errors import ScanError, UnknownScan
 from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.toolchain_ops import Toolchain
-from shared.config import SuiteConfig
-from shared.errors import InvalidArgument, NotFound
-from shared.output import paginate
-from shared.policy import Tier
+from shared.paging import Cursor, Limit, page, pager
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
 
 INSTRUCTIONS = """Scan code, secrets, Dockerfiles, Kubernetes manifests, shell scripts and Python
@@ -56,18 +49,8 @@ ScanPath = Annotated[
 ]
 
 
-@contextmanager
-def _domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except UnknownScan as exc:
-        raise NotFound(str(exc)) from None
-    except ScanError as exc:
-        raise InvalidArgument(str(exc)) from None
-
-
 def build_server(
-    config: SuiteConfig, *, runtime: Runtime | None = None, toolchain: Toolchain | None = None, **_: Any
+    config: SuiteConfig, *, runtime: Runtime | None = None, toolchain: Toolchain | None = None
 ) -> MCPServer[Any]:
     """The security-scan server.
 
@@ -82,11 +65,9 @@ def build_server(
     kit = ServerKit("security-scan", config, runtime, instructions=INSTRUCTIONS)
     policy, budget = kit.policy, kit.budget
     osv = settings.osv_url is not None  # the only call that may leave the machine
+    scans = kit.toolset(permission="scan:run", open_world=False)
 
-    @kit.tool(
-        name="scan_path", title="Scan a path", permission="scan:run", tier=Tier.READ, open_world=osv,
-        idempotent=False, cost=5,
-    )  # fmt: skip
+    @scans.tool("scan_path", "Scan a path", open_world=osv, idempotent=False, cost=5)
     async def scan_path(
         path: ScanPath,
         ctx: Context,
@@ -106,11 +87,10 @@ def build_server(
         async def progress(done: float, total: float, message: str) -> None:
             await ctx.report_progress(done, total, message)
 
-        with _domain_errors():
-            return await engine.scan(target, scanners=scanners, min_severity=min_severity, progress=progress)
+        return await engine.scan(target, scanners=scanners, min_severity=min_severity, progress=progress)
 
-    @kit.tool(name="scan_findings", title="List scan findings", permission="scan:run", open_world=False)
-    async def scan_findings(
+    @scans.tool("scan_findings", "List scan findings")
+    def scan_findings(
         scan_id: ScanId,
         min_severity: MinSeverity = None,
         scanner: Annotated[ScannerName | None, Field(description="Only this scanner's findings.")] = None,
@@ -121,34 +101,31 @@ def build_server(
             str | None, Field(description="Only files whose relative path starts with this.", max_length=1024)
         ] = None,
         include_suppressed: Annotated[bool, Field(description="Also list suppressed findings.")] = False,
-        cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
-        limit: Annotated[int | None, Field(description="Findings per page.", ge=1, le=200)] = None,
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> FindingPage:
         """Page through a scan's normalised findings, worst first, with optional filters."""
-        with _domain_errors():
-            items = engine.findings(
-                scan_id, min_severity=min_severity, scanner=scanner, category=category,
-                path_prefix=path_prefix, include_suppressed=include_suppressed,
-            )  # fmt: skip
-        scope = f"{scan_id}|{min_severity}|{scanner}|{category}|{path_prefix}|{include_suppressed}"
-        page = paginate(items, cursor=cursor, limit=limit, budget=budget, scope=scope)
+        items = engine.findings(
+            scan_id, min_severity=min_severity, scanner=scanner, category=category,
+            path_prefix=path_prefix, include_suppressed=include_suppressed,
+        )  # fmt: skip
+        cut = page(items)
         return FindingPage(
-            scan_id=scan_id, items=page.items, total=len(items), next_cursor=page.next_cursor,
-            truncated=page.truncated, note=page.note,
+            scan_id=scan_id, items=cut.items, total=len(items), next_cursor=cut.next_cursor,
+            truncated=cut.truncated, note=cut.note,
         )  # fmt: skip
 
-    @kit.tool(name="scan_finding", title="Show one finding", permission="scan:run", open_world=False)
-    async def scan_finding(
+    @scans.tool("scan_finding", "Show one finding")
+    def scan_finding(
         finding_id: Annotated[
             str, Field(description="Finding id (fingerprint) from scan_findings.", max_length=64)
         ],
     ) -> Finding:
         """One finding in full: rule, severity, CWE, location, redacted snippet and fix hint."""
-        with _domain_errors():
-            return engine.finding(finding_id)
+        return engine.finding(finding_id)
 
-    @kit.tool(name="scan_diff", title="Compare with a baseline", permission="scan:run", open_world=False)
-    async def scan_diff(
+    @scans.tool("scan_diff", "Compare with a baseline")
+    def scan_diff(
         scan_id: ScanId,
         baseline: Annotated[
             str,
@@ -164,50 +141,40 @@ def build_server(
         baseline_file = None
         if "/" in baseline or baseline.endswith((".sarif", ".json")):
             baseline_file = policy.check_scan_path(baseline)
-        with _domain_errors():
-            return engine.diff(scan_id, baseline, baseline_file=baseline_file, limit=budget.max_items)
+        return engine.diff(scan_id, baseline, baseline_file=baseline_file, limit=budget.max_items)
 
-    @kit.tool(name="scan_export_sarif", title="Export SARIF 2.1.0", permission="scan:run", open_world=False)
-    async def scan_export_sarif(
+    @scans.tool("scan_export_sarif", "Export SARIF 2.1.0")
+    def scan_export_sarif(
         scan_id: ScanId,
         min_severity: MinSeverity = None,
-        cursor: Annotated[
-            str | None, Field(description="next_cursor of the previous page.", max_length=256)
-        ] = None,
-        limit: Annotated[int | None, Field(description="Results per page.", ge=1, le=200)] = None,
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> SarifPage:
         """The scan as SARIF 2.1.0, a page at a time: every page is a complete log (for code-scanning
         UIs), suppressed results included and marked. For a scan_diff baseline, save every page's
         `sarif` together in one file as a JSON list."""
-        page = partial(engine.sarif_page, scan_id, budget=budget, min_severity=min_severity, cursor=cursor,
-                       limit=limit)  # fmt: skip
-        with _domain_errors():  # in a thread: the first page of a large scan sorts all its findings
-            return await anyio.to_thread.run_sync(page)
+        # A plain def: the kit runs it in a thread (the first page of a large scan sorts all its findings).
+        paging = pager()
+        return engine.sarif_page(
+            scan_id, budget=budget, min_severity=min_severity, start=paging.start(),
+            cursor_for=paging.cursor_at, limit=limit,
+        )  # fmt: skip
 
-    @kit.tool(
-        name="scan_dependencies", title="Dependency advisories", permission="scan:run", open_world=osv,
-        cost=2,
-    )  # fmt: skip
+    @scans.tool("scan_dependencies", "Dependency advisories", open_world=osv, cost=2)
     async def scan_dependencies(path: ScanPath) -> DependencyReport:
         """Known advisories for the project's pinned Python dependencies (requirements files,
         pyproject.toml, poetry.lock, uv.lock, Pipfile.lock) from the local safety-db database and any
         configured OSV endpoint: installed version, affected range, fixed versions, advisory ids."""
-        target = policy.check_scan_path(path)
-        with _domain_errors():
-            report = await engine.dependencies(target)
-        page = paginate(report.advisories, budget=budget)
-        return report.model_copy(update={"advisories": page.items, "truncated": page.truncated})
+        report = await engine.dependencies(policy.check_scan_path(path))
+        cut = page(report.advisories)
+        return report.model_copy(update={"advisories": cut.items, "truncated": cut.truncated})
 
-    @kit.tool(name="scan_sbom", title="CycloneDX SBOM", permission="scan:run", open_world=False)
+    @scans.tool("scan_sbom", "CycloneDX SBOM")
     async def scan_sbom(path: ScanPath) -> Sbom:
         """A CycloneDX 1.5 JSON SBOM of the dependencies the project declares."""
-        target = policy.check_scan_path(path)
-        with _domain_errors():
-            return await engine.sbom(target)
+        return await engine.sbom(policy.check_scan_path(path))
 
-    @kit.tool(
-        name="scan_scanners_available", title="Available scanners", permission="scan:run", open_world=False
-    )
+    @scans.tool("scan_scanners_available", "Available scanners")
     async def scan_scanners_available() -> ScannerList:
         """Each scanner the server knows, whether it is installed here, its version and path."""
         return ScannerList(scanners=await engine.toolchain.describe())

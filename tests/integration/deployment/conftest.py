@@ -13,7 +13,8 @@ from kubernetes import config as kube_config
 
 from servers.deployment.docker_ops import DockerOps
 from servers.deployment.settings import DeploymentSettings
-from shared.policy import Policy, PolicySettings
+from shared.policy import Policy
+from shared.policy_settings import PolicySettings
 from tests.integration.deployment.docker_engine import DockerEngine, docker_engine
 from tests.integration.deployment.k8s_cluster import KubeCluster, kube_cluster
 from tests.support.services import wait_until

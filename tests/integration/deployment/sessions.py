@@ -10,8 +10,8 @@ from mcp import Client
 from mcp_types import CallToolResult
 
 from servers.deployment.server import build_server
-from shared.config import SuiteConfig
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 
 
 @asynccontextmanager

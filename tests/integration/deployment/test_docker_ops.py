@@ -102,9 +102,9 @@ def test_stop_and_remove_a_managed_container(docker: DockerOps, engine: DockerEn
     info = docker.run(_sleeper(engine), owner="alice")
 
     with pytest.raises(InvalidArgument, match="running"):
-        docker.remove(info.id, admin=False)
-    stopped = docker.stop(info.id, admin=False, timeout_s=1)
-    removed = docker.remove(info.id, admin=False)
+        docker.remove(info.id, caller="alice", admin=False)
+    stopped = docker.stop(info.id, caller="alice", admin=False, timeout_s=1)
+    removed = docker.remove(info.id, caller="alice", admin=False)
 
     assert stopped.status == "exited"
     assert removed.action == "removed"
@@ -115,15 +115,40 @@ def test_stop_and_remove_a_managed_container(docker: DockerOps, engine: DockerEn
 def test_unmanaged_containers_are_only_changed_by_an_admin(docker: DockerOps, engine: DockerEngine) -> None:
     theirs = docker.client.containers.run(engine.image, ["sleep", "60"], detach=True, network_mode="none")
 
-    with pytest.raises(PermissionDenied, match="not started by this suite"):
-        docker.stop(theirs.id, admin=False)
-    with pytest.raises(PermissionDenied, match="not started by this suite"):
-        docker.remove(theirs.id, admin=False, force=True)
+    with pytest.raises(PermissionDenied, match="not created through this server"):
+        docker.stop(theirs.id, caller="alice", admin=False)
+    with pytest.raises(PermissionDenied, match="not created through this server"):
+        docker.remove(theirs.id, caller="alice", admin=False, force=True)
     assert docker.inspect_container(theirs.id).status == "running"
 
-    docker.remove(theirs.id, admin=True, force=True)
+    docker.remove(theirs.id, caller="root", admin=True, force=True)
     with pytest.raises(NotFound):
         docker.inspect_container(theirs.id)
+
+
+def test_a_forged_managed_label_proves_nothing(docker: DockerOps, engine: DockerEngine) -> None:
+    """Any image (or anyone with the engine) can set code.managed=true: only the ledger counts."""
+    forged = docker.client.containers.run(
+        engine.image, ["sleep", "60"], detach=True, network_mode="none",
+        labels={"code.managed": "true", "code.owner": "alice"},
+    )  # fmt: skip
+    assert docker.inspect_container(forged.id).managed is False
+    assert docker.list_containers(managed_only=True) == []
+    with pytest.raises(PermissionDenied, match="labels prove nothing"):
+        docker.stop(forged.id, caller="alice", admin=False)
+    assert docker.inspect_container(forged.id).status == "running"
+
+
+def test_a_container_is_only_stopped_by_the_caller_who_started_it(
+    docker: DockerOps, engine: DockerEngine
+) -> None:
+    info = docker.run(_sleeper(engine), owner="alice")
+    with pytest.raises(PermissionDenied, match="created by another caller"):
+        docker.stop(info.id, caller="mallory", admin=False, timeout_s=1)
+    with pytest.raises(PermissionDenied, match="created by another caller"):
+        docker.remove(info.id, caller="mallory", admin=False, force=True)
+    assert docker.inspect_container(info.id).status == "running"
+    assert docker.inspect_container(info.id).managed is True
 
 
 def test_privileged_is_refused_and_nothing_is_created(docker: DockerOps, engine: DockerEngine) -> None:

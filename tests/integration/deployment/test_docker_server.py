@@ -13,8 +13,8 @@ import pytest
 from mcp import Client
 
 from servers.deployment.server import build_server
-from shared.config import SuiteConfig
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from tests.integration.deployment.docker_engine import DockerEngine
 from tests.support.connect import Connector
 
@@ -177,7 +177,7 @@ async def test_refusals_reach_the_model_as_tool_errors(session: Session, engine:
 
     assert privileged.is_error and "privileged" in str(privileged.content)
     assert host_mount.is_error and "host mounts are not allowed" in str(host_mount.content)
-    assert unmanaged.is_error and "not started by this suite" in str(unmanaged.content)
+    assert unmanaged.is_error and "not created through this server" in str(unmanaged.content)
     assert bad_name.is_error and "not a container id or name" in str(bad_name.content)
     theirs.reload()
     assert theirs.status == "running"

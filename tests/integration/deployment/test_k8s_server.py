@@ -17,7 +17,15 @@ from tests.integration.deployment.sessions import data, deployment_session, erro
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
+# What the restricted Pod Security Standard asks of every pod: the suite's default admission level.
+POD_SECURITY = (
+    "securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}"
+)
+CONTAINER_SECURITY = "securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}"
+
+
 def deployment_yaml(image: str = "busybox:1.0", replicas: int = 2, name: str = "web") -> str:
+    """A Deployment that passes the restricted Pod Security Standard (what a careful team ships)."""
     return f"""
 apiVersion: apps/v1
 kind: Deployment
@@ -32,9 +40,11 @@ spec:
     metadata:
       labels: {{app: {name}}}
     spec:
+      {POD_SECURITY}
       containers:
       - name: {name}
         image: {image}
+        {CONTAINER_SECURITY}
 """
 
 
@@ -284,7 +294,7 @@ async def test_pod_logs_come_from_the_kubelet_api(
 ) -> None:
     pod = (
         "apiVersion: v1\nkind: Pod\nmetadata: {name: app}\n"
-        "spec: {containers: [{name: app, image: busybox:1}]}\n"
+        f"spec:\n  {POD_SECURITY}\n  containers:\n  - name: app\n    image: busybox:1\n    {CONTAINER_SECURITY}\n"
     )
     async with deployment_session(config(cluster, tmp_path)) as client:
         await plan_and_apply(client, pod, namespace)
@@ -306,7 +316,7 @@ async def test_rollout_status_times_out_with_the_state_so_far(
 ) -> None:
     # A node selector no node matches: the pods stay Pending and the rollout cannot complete.
     stuck = deployment_yaml(name="stuck").replace(
-        "    spec:\n      containers:", "    spec:\n      nodeSelector: {missing: label}\n      containers:"
+        "    spec:\n", "    spec:\n      nodeSelector: {missing: label}\n", 1
     )
     async with deployment_session(config(cluster, tmp_path)) as client:
         await plan_and_apply(client, stuck, namespace)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -205,13 +206,32 @@ async def test_escalation_that_never_reaches_agreement_says_so(fake: FakeProvide
     assert "stayed below" in report.escalation.note
 
 
+def judging(answer: str, *, agrees_with: tuple[str, ...]) -> Behaviour:
+    """An expert that answers `answer`, and as a judge names the labels whose answer holds one of
+    `agrees_with` (read from the anonymised answers the judge prompt shows): a judge that really
+    compares conclusions, whatever the labels' rotation."""
+
+    def respond(body: dict[str, Any]) -> str:
+        prompt = str(body["messages"][-1]["content"])
+        if "Which of the other answers" not in prompt:
+            return answer
+        shown = re.findall(r"\[([A-Z]+)\]\n(.*?)(?=\n\n\[|\n\nWhich)", prompt, re.S)
+        same = [label for label, text in shown if any(mark in text for mark in agrees_with)]
+        return f"I compared the conclusions.\nSAME: {', '.join(same) or 'none'}"
+
+    return Behaviour(respond=respond)
+
+
 async def test_judge_round_groups_by_conclusion_not_wording(fake: FakeProviders) -> None:
-    # Same conclusion, different words and no readable verdict lines: only the judges can tell.
+    # Same conclusion in different words, no readable verdict lines: only the judges can tell.
+    relational = ("Relational storage wins", "a SQL database")
     fake.script.update(
         {
-            "j1": Behaviour(answer="Relational storage wins for this workload.\nSAME: A"),
-            "j2": Behaviour(answer="I'd pick a SQL database since joins dominate.\nSAME: A"),
-            "j3": Behaviour(answer="Documents without schema: choose a document store.\nSAME: none"),
+            "j1": judging("Relational storage wins for this workload.", agrees_with=relational),
+            "j2": judging("I'd pick a SQL database since joins dominate.", agrees_with=relational),
+            "j3": judging(
+                "Documents without schema: choose a document store.", agrees_with=("document store",)
+            ),
         }
     )
     experts = [{"name": n, "provider": "compat", "model": n} for n in ("j1", "j2", "j3")]
@@ -219,11 +239,13 @@ async def test_judge_round_groups_by_conclusion_not_wording(fake: FakeProviders)
         report = await circle.ask(AskRequest(question="db?", judge=True))
     assert report.judge is not None
     assert report.signal == "agreement"
-    # j1 sees [B=j2? rotated]; the fake always answers "SAME: A": check the matrix is well-formed.
-    matrix = report.judge.matrix
-    assert len(matrix) == 3
-    assert all(matrix[i][i] == 1.0 for i in range(3))
-    assert all(matrix[i][j] == matrix[j][i] for i in range(3) for j in range(3))
+    names = report.judge.experts
+    matrix = {(a, b): report.judge.matrix[i][j] for i, a in enumerate(names) for j, b in enumerate(names)}
+    assert matrix["j1", "j2"] == 1.0  # both judges say the other reaches their conclusion
+    assert matrix["j1", "j3"] == matrix["j2", "j3"] == 0.0
+    assert not report.judge.judges_failed
+    clusters = [sorted(c.members) for c in report.clusters]
+    assert ["j1", "j2"] in clusters and ["j3"] in clusters
     judge_calls = [s for s in fake.calls(path_part="chat") if "Which of the other answers" in str(s.body)]
     assert len(judge_calls) == 3
     by_name = {e.expert: e for e in report.experts}

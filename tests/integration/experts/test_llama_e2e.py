@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from servers.experts.server import build_server
-from shared.config import SuiteConfig
+from shared.settings import SuiteConfig
 from tests.integration.experts.llama_server import LlamaServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

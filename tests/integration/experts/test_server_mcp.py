@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from servers.experts.server import build_server
-from shared.config import SuiteConfig
+from shared.settings import SuiteConfig
 from tests.integration.experts.conftest import FAKE_KEY
 from tests.integration.experts.fake_providers import Behaviour, FakeProviders
 from tests.support.connect import Connector

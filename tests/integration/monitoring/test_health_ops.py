@@ -9,7 +9,8 @@ import pytest
 
 from servers.monitoring.health_ops import HealthChecker
 from shared.errors import InvalidArgument
-from shared.policy import Policy, PolicySettings
+from shared.policy import Policy
+from shared.policy_settings import PolicySettings
 from tests.integration.monitoring.prom_stack import PromStack
 from tests.integration.monitoring.tls_server import BODY, SLOW_S, TlsServer, https_server
 
@@ -30,7 +31,7 @@ def expired_tls(tmp_path: Path) -> Iterator[TlsServer]:
 
 def _checker(allow: list[str], *, ca_file: Path | None = None, timeout_s: float = 2.0) -> HealthChecker:
     policy = Policy(PolicySettings(url_allowlist=allow))
-    return HealthChecker(policy.check_url_resolved, timeout_s=timeout_s, max_urls=5, ca_file=ca_file)
+    return HealthChecker(policy.resolve_url, timeout_s=timeout_s, max_urls=5, ca_file=ca_file)
 
 
 @pytest.fixture

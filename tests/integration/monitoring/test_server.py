@@ -15,7 +15,7 @@ from mcp import Client
 from mcp_types import CallToolResult
 
 from servers.monitoring.server import build_server
-from shared.config import SuiteConfig
+from shared.settings import SuiteConfig
 from tests.integration.monitoring.prom_stack import CARDINALITY_SERIES, PromStack
 from tests.integration.monitoring.tls_server import https_server
 from tests.support.connect import Connector

@@ -17,7 +17,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from shared.config import LimitSettings, load_config
+from shared.config import load_config
+from shared.settings import LimitSettings
 from tests.integration.deployment.k8s_cluster import KubeCluster, kube_cluster
 from tests.integration.security_scan.conftest import scanners_installed  # noqa: F401 - fixture
 from tests.support.connect import Connector

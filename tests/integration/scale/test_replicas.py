@@ -11,10 +11,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from shared.config import SuiteConfig
 from shared.ratelimit import QuotaSpec
 from shared.redis_limiter import RedisCallLimiter, RedisLimitSettings
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from tests.integration.scale.redis_service import RedisServer
 from tests.support.demo_server import build_server
 

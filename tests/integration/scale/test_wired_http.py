@@ -21,7 +21,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from shared.config import LimitSettings
+from shared.settings import LimitSettings
 from tests.integration.scale.redis_service import RedisServer
 from tests.support.services import free_port
 

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 
 from servers.security_scan.sarif_ops import FINGERPRINT_KEY
-from shared.output import encode_cursor
+from shared.paging import CursorCodec
 from tests.integration.security_scan.conftest import FIXTURES
 from tests.support.connect import Connector
 
@@ -171,10 +171,10 @@ async def test_min_severity_and_limit_shape_the_pages(
     [
         ({"cursor": "garbage"}, "cursor is invalid"),
         ({"cursor": "x" * 300}, "cursor"),
-        ({"cursor": encode_cursor(3, "another query")}, "belongs to another query"),
-        ({"cursor": encode_cursor(-1, "")}, "cursor is invalid"),
+        ({"cursor": CursorCodec().encode(3, "another query")}, "belongs to another query"),
+        ({"cursor": CursorCodec().encode(0, "")}, "cursor is invalid"),
         ({"limit": 0}, "limit"),
-        ({"limit": 201}, "limit"),
+        ({"limit": 501}, "limit"),
         ({"limit": "3; rm -rf /"}, "limit"),
         ({"min_severity": "catastrophic"}, "min_severity"),
     ],
@@ -206,12 +206,12 @@ async def test_cursors_of_another_listing_scan_or_filter_are_refused(
         high_cursor = (
             await _call(client, "scan_export_sarif", {"scan_id": scan_id, "min_severity": "high"})
         )["next_cursor"]
-        past_end = encode_cursor(10**6, f"scan_export_sarif|{scan_id}|None")
+        past_end = CursorCodec().encode(10**6, "forged: another key cannot sign a cursor of this server")
         attempts = {
             "a scan_findings cursor": {"scan_id": scan_id, "cursor": findings_cursor},
             "another scan's cursor": {"scan_id": other_scan, "cursor": export_cursor},
             "another filter's cursor": {"scan_id": scan_id, "cursor": high_cursor},
-            "a cursor past the end": {"scan_id": scan_id, "cursor": past_end},
+            "a forged cursor past the end": {"scan_id": scan_id, "cursor": past_end},
         }
         results = {what: await client.call_tool("scan_export_sarif", args) for what, args in attempts.items()}
         again = await _call(client, "scan_export_sarif", {"scan_id": scan_id, "cursor": export_cursor})

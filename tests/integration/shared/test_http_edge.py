@@ -140,19 +140,47 @@ async def test_exhausted_identity_quota_gets_429_with_retry_after(http_connect: 
     assert other_caller.status_code != 429
 
 
-async def test_healthz_and_metrics(http_connect: Connector) -> None:
-    """/healthz answers without a token; /metrics counts calls and refusals."""
-    config = auth_config(role="viewer", policy={"tiers": {"demo": "write"}})
+async def get_with(url: str, bearer: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.get(url, headers=headers)
+
+
+async def test_healthz_says_up_and_nothing_else(http_connect: Connector) -> None:
+    async with http_connect.serve(DEMO, auth_config()) as served:
+        health = await get(f"{served.base_url}/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "up"}
+
+
+async def test_metrics_need_a_credential_with_monitoring_read(http_connect: Connector) -> None:
+    """/metrics counts calls and refusals, for a caller whose role may read monitoring data only."""
+    config = auth_config(
+        role="viewer", policy={"tiers": {"demo": "write"}, "roles": {"nobody": ["experts:ask"]}},
+        jwt={"role_claim": "role"},
+    )  # fmt: skip
     async with http_connect.serve(DEMO, config) as served:
         async with http_connect.client(served, DEMO, token=token()) as client:
             await client.call_tool("demo_echo", {"text": "x"})
             await client.call_tool("demo_write", {"value": "x"})  # viewer: refused
-        health = await get(f"{served.base_url}/healthz")
-        metrics = (await get(f"{served.base_url}/metrics")).text
-    assert health.status_code == 200 and health.json()["servers"] == ["demo"]
+        anonymous = await get(f"{served.base_url}/metrics")
+        outsider = await get_with(f"{served.base_url}/metrics", token(role="nobody"))
+        metrics = (await get_with(f"{served.base_url}/metrics", token())).text
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert outsider.status_code == 403
     assert 'code_mcp_tool_calls_total{outcome="ok",server="demo",tool="demo_echo"} 1.0' in metrics
     assert 'code_mcp_tool_refusals_total{reason="permission",server="demo",tool="demo_write"} 1.0' in metrics
     assert "code_mcp_tool_latency_seconds_bucket" in metrics
+
+
+async def test_failed_authentication_is_throttled_per_address(http_connect: Connector) -> None:
+    config = auth_config(auth_failures={"rate": 0.01, "burst": 3})
+    config["auth"]["failures"] = config.pop("auth_failures")
+    async with http_connect.serve(DEMO, config) as served:
+        statuses = [(await endpoint_request(served, f"cmk_guess_{i}")).status_code for i in range(5)]
+        good_key_now = await endpoint_request(served, API_KEY)
+    assert statuses[:3] == [401, 401, 401]
+    assert statuses[3:] == [429, 429]
+    assert good_key_now.status_code == 429  # the address is throttled whatever it sends next
 
 
 async def test_dns_rebinding_is_refused_on_loopback(http_connect: Connector) -> None:

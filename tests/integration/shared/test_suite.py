@@ -16,9 +16,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 from servers.cli import available_servers
 from shared.auth import hash_api_key
-from shared.config import SuiteConfig
 from shared.runner import Mounted, build_http_app, config_snippet
 from shared.runtime import Runtime
+from shared.settings import SuiteConfig
 from tests.support.connect import REPO, serve_app, subprocess_env
 from tests.support.demo_server import build_server
 from tests.support.services import free_port, stop_process, wait_until
@@ -31,7 +31,9 @@ KEY = "cmk_suite_test_key_0123456789"
 async def test_mounted_servers_share_one_runtime_and_answer_under_their_prefix() -> None:
     config = SuiteConfig(auth={"api_keys": [{"id": "me", "sha256": hash_api_key(KEY), "role": "viewer"}]})
     runtime = Runtime(config)
-    mounts = [Mounted(f"/{name}", build_server(config, runtime=runtime)) for name in ("one", "two")]
+    mounts = [
+        Mounted(f"/{name}", build_server(config, runtime=runtime, name=name)) for name in ("one", "two")
+    ]
     port = free_port()
     app = build_http_app(mounts, runtime, port=port)
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -47,10 +49,45 @@ async def test_mounted_servers_share_one_runtime_and_answer_under_their_prefix()
         async with httpx.AsyncClient(timeout=10) as http:
             metadata = await http.get(f"{base}/.well-known/oauth-protected-resource/two/mcp")
             unauthenticated = await http.post(f"{base}/one/mcp", json={})
-            metrics = (await http.get(f"{base}/metrics")).text
+            metrics = (await http.get(f"{base}/metrics", headers=headers)).text
     assert metadata.json()["resource"] == f"{base}/two/mcp"
     assert unauthenticated.status_code == 401
-    assert 'code_mcp_tool_calls_total{outcome="ok",server="demo",tool="demo_whoami"} 2.0' in metrics
+    assert 'code_mcp_tool_calls_total{outcome="ok",server="one",tool="demo_whoami"} 1.0' in metrics
+    assert 'code_mcp_tool_calls_total{outcome="ok",server="two",tool="demo_whoami"} 1.0' in metrics
+    await runtime.aclose()
+
+
+async def test_a_credential_limited_to_some_servers_opens_only_those() -> None:
+    limited = "cmk_only_one_0123456789"
+    keys = [
+        {"id": "me", "sha256": hash_api_key(KEY), "role": "viewer"},
+        {"id": "one-only", "sha256": hash_api_key(limited), "role": "viewer", "servers": ["one"]},
+    ]
+    config = SuiteConfig(auth={"api_keys": keys})
+    runtime = Runtime(config)
+    mounts = [
+        Mounted(f"/{name}", build_server(config, runtime=runtime, name=name)) for name in ("one", "two")
+    ]
+    port = free_port()
+    app = build_http_app(mounts, runtime, port=port)
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with serve_app(app, port) as base:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {limited}"}, timeout=30) as http,
+            Client(streamable_http_client(f"{base}/one/mcp", http_client=http)) as client,
+        ):
+            allowed = await client.call_tool("demo_whoami", {})
+        async with httpx.AsyncClient(timeout=10) as http:
+            refused = await http.post(
+                f"{base}/two/mcp", json=ping, headers={"Authorization": f"Bearer {limited}", **accept}
+            )
+            full = await http.post(
+                f"{base}/two/mcp", json=ping, headers={"Authorization": f"Bearer {KEY}", **accept}
+            )
+    assert not allowed.is_error
+    assert refused.status_code == 403 and "does not open the two server" in refused.json()["message"]
+    assert full.status_code != 403  # the SDK answers (a bare ping needs a session first)
     await runtime.aclose()
 
 

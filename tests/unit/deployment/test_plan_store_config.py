@@ -11,8 +11,8 @@ from servers.deployment.plan_ops import PlanStore
 from servers.deployment.plan_store_redis import RedisPlanStore, plan_store
 from servers.deployment.server import build_server
 from servers.deployment.settings import DeploymentSettings
-from shared.config import SuiteConfig
 from shared.errors import ConfigError
+from shared.settings import SuiteConfig
 
 
 def store_from(data: dict[str, Any]) -> PlanStore | RedisPlanStore:
@@ -27,9 +27,9 @@ def test_memory_is_the_default() -> None:
     assert (store.ttl_s, store.max_plans) == (30, 7)
 
 
-def test_redis_uses_the_fleets_limits_redis_without_connecting_yet() -> None:
-    limits = {"redis": {"url": "redis://127.0.0.1:1/0", "prefix": "fleet-a"}}
-    store = store_from({"deployment": {"plan_store": "redis", "max_plans": 3}, "limits": limits})
+def test_redis_uses_the_fleets_redis_without_connecting_yet() -> None:
+    redis = {"url": "redis://127.0.0.1:1/0", "prefix": "fleet-a"}
+    store = store_from({"deployment": {"plan_store": "redis", "max_plans": 3}, "redis": redis})
 
     assert isinstance(store, RedisPlanStore)
     assert store.max_plans == 3
@@ -40,28 +40,25 @@ def test_redis_uses_the_fleets_limits_redis_without_connecting_yet() -> None:
 def test_the_url_may_come_from_a_secret_file(tmp_path: Path) -> None:
     secret = tmp_path / "redis-url"
     secret.write_text("redis://:hunter2@127.0.0.1:1/0\n")
-    limits = {"redis": {"url_file": str(secret)}}
-
-    store = store_from({"deployment": {"plan_store": "redis"}, "limits": limits})
+    store = store_from({"deployment": {"plan_store": "redis"}, "redis": {"url_file": str(secret)}})
 
     assert isinstance(store, RedisPlanStore)
     store.close()
 
 
 @pytest.mark.parametrize(
-    ("limits", "message"),
+    ("redis", "message"),
     [
-        ({}, r"needs the fleet's Redis in \[limits.redis\]"),
-        ({"backend": "redis"}, r"needs the fleet's Redis in \[limits.redis\]"),
-        ({"redis": {"fail": "closed"}}, r"needs \[limits.redis\] url or url_file"),
-        ({"redis": {"url_file": "/nonexistent/redis-url"}}, "url_file"),
-        ({"redis": {"url": "http://127.0.0.1:6379/"}}, "redis://, rediss:// or unix://"),
-        ({"redis": {"url": "redis://:hunter2@127.0.0.1:notaport/0"}}, "not a valid Redis URL"),
+        ({}, r"needs the fleet's Redis in \[redis\]"),
+        ({"prefix": "fleet"}, r"needs the fleet's Redis in \[redis\]"),
+        ({"url_file": "/nonexistent/redis-url"}, "url_file"),
+        ({"url": "http://127.0.0.1:6379/"}, "redis://, rediss:// or unix://"),
+        ({"url": "redis://:hunter2@127.0.0.1:notaport/0"}, "not a valid Redis URL"),
     ],
 )
-def test_redis_without_a_usable_redis_is_refused(limits: dict[str, Any], message: str) -> None:
+def test_redis_without_a_usable_redis_is_refused(redis: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as refused:
-        store_from({"deployment": {"plan_store": "redis"}, "limits": limits})
+        store_from({"deployment": {"plan_store": "redis"}, "redis": redis})
 
     assert "plan_store = 'redis'" in str(refused.value)
     assert "hunter2" not in str(refused.value)

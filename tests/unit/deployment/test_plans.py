@@ -73,7 +73,9 @@ def test_a_list_is_expanded() -> None:
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../etc}\n", "not a valid Kubernetes name"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: A_B}\n", "not a valid Kubernetes name"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n\x00", "NUL"),
-        ("!!python/object/apply:os.system ['id']", "not valid YAML"),
+        ("!!python/object/apply:os.system ['id']", "tag !!python/object/apply:os.system .* is not allowed"),
+        ("apiVersion: v1\nkind: SecretList\nitems: {a: 1}\n", "items must be a list"),
+        ("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: List, items: []}\n", "list inside a list"),
     ],
 )
 def test_bad_manifests_are_refused(text: str, message: str) -> None:
@@ -84,10 +86,50 @@ def test_bad_manifests_are_refused(text: str, message: str) -> None:
 def test_size_and_count_limits() -> None:
     many = "\n---\n".join(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}" for i in range(5))
 
-    with pytest.raises(InvalidArgument, match="at most 3 objects"):
+    with pytest.raises(InvalidArgument, match="more than 3 YAML documents"):
         parse(many, max_objects=3)
-    with pytest.raises(InvalidArgument, match="larger than 100 bytes"):
+    listed = "apiVersion: v1\nkind: List\nitems:\n" + "".join(
+        f"- {{apiVersion: v1, kind: ConfigMap, metadata: {{name: c{i}}}}}\n" for i in range(5)
+    )
+    with pytest.raises(InvalidArgument, match="at most 3 objects"):
+        parse(listed, max_objects=3)
+    with pytest.raises(InvalidArgument, match="limit of 100"):
         parse(many, max_bytes=100)
+
+
+def test_typed_lists_are_split_into_their_items() -> None:
+    """A SecretList or RoleBindingList is planned item by item, so each item meets its kind's rules."""
+    text = (
+        "apiVersion: v1\nkind: SecretList\nitems:\n"
+        "- {apiVersion: v1, kind: Secret, metadata: {name: a}, stringData: {k: v}}\n"
+        "- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n"
+    )
+    assert [(o["kind"], o["metadata"]["name"]) for o in parse(text)] == [("Secret", "a"), ("Secret", "b")]
+
+
+def test_an_alias_never_makes_two_bodies_share_a_subtree() -> None:
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, labels: &l {x: y}}}\n"
+        "- {apiVersion: v1, kind: Secret, metadata: {name: b, labels: *l}}\n"
+    )
+    first, second = parse(text)
+    first["metadata"]["labels"]["x"] = "changed"
+    assert second["metadata"]["labels"] == {"x": "y"}
+
+
+@pytest.mark.parametrize("levels", [9, 12])
+def test_an_alias_bomb_is_refused_quickly_with_a_clear_error(levels: int) -> None:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, levels)]
+    with pytest.raises(InvalidArgument, match="nodes"):
+        parse("\n".join(lines))
+
+
+def test_a_deep_document_is_refused_with_a_clear_error() -> None:
+    for deep in ("a: " + "[" * 5000 + "]" * 5000, "a:\n" + "".join("  " * i + "- \n" for i in range(300))):
+        with pytest.raises(InvalidArgument, match="nest"):
+            parse(deep)
 
 
 def test_the_hash_binds_context_content_and_order() -> None:

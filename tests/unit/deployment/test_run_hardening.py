@@ -12,7 +12,8 @@ from servers.deployment.docker_ops import DockerOps, container_ref, memory_bytes
 from servers.deployment.models import Mount, RunSpec
 from servers.deployment.settings import DeploymentSettings, RunDefaults
 from shared.errors import InvalidArgument, PermissionDenied
-from shared.policy import Policy, PolicySettings
+from shared.policy import Policy
+from shared.policy_settings import PolicySettings
 
 
 @pytest.fixture

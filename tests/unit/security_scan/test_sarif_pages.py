@@ -17,20 +17,22 @@ from servers.security_scan.sarif_ops import (
     prepare_export,
     to_sarif,
 )
-from servers.security_scan.scan_errors import ScanError, UnknownScan
 from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
-from shared.output import OutputBudget, decode_cursor, encode_cursor
+from shared.errors import InvalidArgument, NotFound
+from shared.output import OutputBudget
+from shared.paging import CursorCodec
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "fixtures" / "sarif-schema-2.1.0.json").read_text())
 VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 SCOPE = "test-export"
+CODEC = CursorCodec()
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 
 
 def _summary() -> ScanSummary:
     return ScanSummary(
-        scan_id="s1", target="/src", root="/src", duration_s=1.0, files_scanned=40, total=0,
+        scan_id="s1", target="/src", root="/src", duration_s=1.0, files_scanned=40, total=0, complete=False,
         scanners=[
             ScannerRun(name="bandit", status="ran", version="1.9.4"),
             ScannerRun(name="semgrep", status="ran", version="1.185.0"),  # ran, found nothing
@@ -67,7 +69,7 @@ def _findings(n: int) -> list[Finding]:
 def _page(findings: list[Finding], start: int = 0, *, items: int = 50, chars: int = 20_000) -> SarifPage:
     return export_page(
         prepare_export(_summary(), findings), start=start, max_items=items, max_chars=chars,
-        cursor_for=lambda end: encode_cursor(end, SCOPE),
+        cursor_for=lambda end: CODEC.encode(end, SCOPE),
     )  # fmt: skip
 
 
@@ -75,7 +77,7 @@ def _all_pages(findings: list[Finding], *, items: int = 50, chars: int = 20_000)
     pages = [_page(findings, items=items, chars=chars)]
     while pages[-1].next_cursor is not None:
         assert len(pages) < 1000, "paging does not end"
-        start = decode_cursor(pages[-1].next_cursor, SCOPE)
+        start = CODEC.decode(pages[-1].next_cursor, SCOPE)
         pages.append(_page(findings, start, items=items, chars=chars))
     return pages
 
@@ -182,14 +184,14 @@ def test_a_budget_below_any_result_still_makes_progress_and_says_so() -> None:
 @pytest.mark.parametrize("limit", [0, -1])
 def test_the_engine_refuses_a_limit_below_one_before_anything_else(tmp_path: Path, limit: int) -> None:
     engine = ScanEngine(SecurityScanSettings(cache_dir=tmp_path))
-    with pytest.raises(ScanError, match="limit must be at least 1"):
-        engine.sarif_page("no-such-scan", budget=OutputBudget(), limit=limit)
-    with pytest.raises(UnknownScan, match="run scan_path first"):
-        engine.sarif_page("no-such-scan", budget=OutputBudget(), limit=1)
+    with pytest.raises(InvalidArgument, match="limit must be at least 1"):
+        engine.sarif_page("no-such-scan", owner="alice", budget=OutputBudget(), cursor_for=str, limit=limit)
+    with pytest.raises(NotFound, match="run scan_path first"):
+        engine.sarif_page("no-such-scan", owner="alice", budget=OutputBudget(), cursor_for=str, limit=1)
 
 
 def test_a_start_past_the_end_is_refused() -> None:
-    with pytest.raises(ScanError, match="past the end"):
+    with pytest.raises(InvalidArgument, match="past the end"):
         _page(_findings(3), 4)
 
 
@@ -228,9 +230,9 @@ def test_a_baseline_of_the_pages_runs_merged_into_one_log_is_accepted() -> None:
 def test_a_baseline_missing_pages_is_refused_rather_than_reporting_them_as_new() -> None:
     findings = _findings(300)
     logs = [page.sarif for page in _all_pages(findings, chars=6_000)]
-    with pytest.raises(ScanError, match=r"holds \d+ of the 300 results"):
+    with pytest.raises(InvalidArgument, match=r"holds \d+ of the 300 results"):
         fingerprints_from_sarif(logs[0])
-    with pytest.raises(ScanError, match="of the 300 results"):
+    with pytest.raises(InvalidArgument, match="of the 300 results"):
         fingerprints_from_sarif(logs[:-1])
 
 
@@ -238,9 +240,9 @@ def test_a_baseline_mixing_two_exports_is_refused() -> None:
     findings = _findings(30)
     other = export_page(
         prepare_export(_summary().model_copy(update={"scan_id": "s2"}), findings), start=0, max_items=50,
-        max_chars=50_000, cursor_for=lambda end: encode_cursor(end, SCOPE),
+        max_chars=50_000, cursor_for=lambda end: CODEC.encode(end, SCOPE),
     )  # fmt: skip
-    with pytest.raises(ScanError, match="different exports"):
+    with pytest.raises(InvalidArgument, match="different exports"):
         fingerprints_from_sarif([_page(findings, chars=50_000).sarif, other.sarif])
 
 
@@ -267,18 +269,18 @@ def test_a_foreign_log_without_page_properties_is_taken_as_it_is() -> None:
     ],
 )
 def test_what_is_not_a_sarif_log_is_refused(document: Any) -> None:
-    with pytest.raises(ScanError, match=r"not a SARIF 2\.1\.0 log"):
+    with pytest.raises(InvalidArgument, match=r"not a SARIF 2\.1\.0 log"):
         fingerprints_from_sarif(document)
 
 
 def test_hostile_page_properties_are_refused_not_crashed_on() -> None:
     log = _page(_findings(3)).sarif
     log["properties"]["totalResults"] = "3; rm -rf /"
-    with pytest.raises(ScanError, match="results of export"):
+    with pytest.raises(InvalidArgument, match="results of export"):
         fingerprints_from_sarif(log)
     log["properties"]["totalResults"] = 3
     log["runs"][0]["results"][0]["partialFingerprints"] = ["not", "a", "dict"]
-    with pytest.raises(ScanError, match="holds 2 of the 3"):
+    with pytest.raises(InvalidArgument, match="holds 2 of the 3"):
         fingerprints_from_sarif(log)
 
 

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from servers.security_scan.__main__ import main
 from servers.security_scan.settings import SCANNER_NAMES, SecurityScanSettings
-from shared.errors import ConfigError
 
 
 def test_defaults_live_under_the_suite_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -34,8 +32,3 @@ def test_explicit_locations_win(tmp_path: Path) -> None:
 def test_invalid_settings_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         SecurityScanSettings.model_validate(bad)
-
-
-def test_entry_point_reports_a_missing_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError):
-        main(["--config", str(tmp_path / "missing.toml")])

@@ -13,8 +13,9 @@ import anyio
 import pytest
 
 from shared.audit import GENESIS, AuditError, AuditLog, canonical_json, verify
-from shared.config import AuditSettings
+from shared.calls import CallRecord
 from shared.identity import Identity
+from shared.settings import AuditSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -27,12 +28,14 @@ async def write_calls(path: Path, count: int, *, key: bytes | None = None, start
     async with log:
         for i in range(start, start + count):
             await log.append(
-                identity=ALICE,
-                server="deployment",
-                tool="k8s_scale",
-                arguments={"name": f"web-{i}", "replicas": i},
-                outcome="ok",
-                latency_s=0.0125,
+                CallRecord(
+                    identity=ALICE,
+                    server="deployment",
+                    tool="k8s_scale",
+                    arguments={"name": f"web-{i}", "replicas": i},
+                    outcome="ok",
+                    latency_s=0.0125,
+                )
             )
     return log
 
@@ -46,11 +49,12 @@ def rewrite(path: Path, new: list[str]) -> None:
 
 
 def rehash(record: dict[str, Any], prev_hash: str) -> str:
-    """What an attacker without a key can do: recompute a line's hash after editing it."""
+    """What an attacker without a key can do: recompute a line's hash after editing it, and store the
+    line in exactly the form the log writes (the hashed body, "hash" appended last)."""
     record["prev_hash"] = prev_hash
-    body = {k: v for k, v in record.items() if k != "hash"}
-    record["hash"] = hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
-    return canonical_json(record) + "\n"
+    body = canonical_json({k: v for k, v in record.items() if k != "hash"})
+    record["hash"] = hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    return body[:-1] + f',"hash":"{record["hash"]}"}}\n'
 
 
 async def test_each_call_is_one_durable_chained_line(tmp_path: Path) -> None:
@@ -79,14 +83,16 @@ async def test_secrets_in_arguments_are_redacted_and_clipped(tmp_path: Path) -> 
     path = tmp_path / "audit.jsonl"
     async with AuditLog(path, preview_chars=80) as log:
         await log.append(
-            identity=ALICE,
-            server="experts",
-            tool="experts_ask",
-            arguments={"question": "q " * 200, "api_key": "sk-" + "a" * 40, "note": "password=hunter2"},
-            outcome="tool_error",
-            latency_s=0.001,
-            detail="upstream said token=abcdef123456",
-            request_id="r1",
+            CallRecord(
+                identity=ALICE,
+                server="experts",
+                tool="experts_ask",
+                arguments={"question": "q " * 200, "api_key": "sk-" + "a" * 40, "note": "password=hunter2"},
+                outcome="tool_error",
+                latency_s=0.001,
+                detail="upstream said token=abcdef123456",
+                request_id="r1",
+            )
         )
     text = path.read_text()
     assert "hunter2" not in text and "sk-aaaa" not in text and "abcdef123456" not in text
@@ -131,7 +137,9 @@ async def test_concurrent_calls_keep_one_unbroken_chain(tmp_path: Path) -> None:
 
         async def call(i: int) -> None:
             await log.append(
-                identity=ALICE, server="s", tool="t", arguments={"i": i}, outcome="ok", latency_s=0.0
+                CallRecord(
+                    identity=ALICE, server="s", tool="t", arguments={"i": i}, outcome="ok", latency_s=0.0
+                )
             )
 
         with anyio.fail_after(30):
@@ -145,13 +153,18 @@ async def test_concurrent_calls_keep_one_unbroken_chain(tmp_path: Path) -> None:
 async def test_record_returns_at_once_and_close_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, fsync=False)
-    seq = log.record(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0)
+    seq = log.record(
+        CallRecord(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0)
+    )
     assert seq == 1
     await log.aclose()
     await log.aclose()  # idempotent
     assert verify(path).lines == 1
     # a later line reopens the file and continues the same chain
-    assert log.record(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0) == 2
+    assert (
+        log.record(CallRecord(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0))
+        == 2
+    )
     await log.aclose()
     assert verify(path).lines == 2 and verify(path).ok
 
@@ -159,9 +172,11 @@ async def test_record_returns_at_once_and_close_writes_it(tmp_path: Path) -> Non
 async def test_a_failing_disk_is_reported_not_ignored(tmp_path: Path) -> None:
     log = AuditLog(Path("/dev/full"))
     with anyio.fail_after(10), pytest.raises(AuditError, match="cannot be written"):
-        await log.append(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0)
+        await log.append(
+            CallRecord(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0)
+        )
     with pytest.raises(AuditError, match="cannot be written"):
-        log.record(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0)
+        log.record(CallRecord(identity=ALICE, server="s", tool="t", arguments={}, outcome="ok", latency_s=0))
     await log.aclose()
 
 
@@ -358,12 +373,39 @@ def test_queued_lines_reach_the_disk_when_the_process_exits_without_closing(tmp_
     code = (
         "import sys\n"
         "from shared.audit import AuditLog\n"
+        "from shared.calls import CallRecord\n"
         "from shared.identity import Identity\n"
         "log = AuditLog(sys.argv[1])\n"
         "for i in range(50):\n"
-        "    log.record(identity=Identity('a', 'viewer', 'local'), server='s', tool='t',\n"
-        "               arguments={'i': i}, outcome='ok', latency_s=0)\n"
+        "    log.record(CallRecord(identity=Identity('a', 'viewer', 'local'), server='s', tool='t',\n"
+        "               arguments={'i': i}, outcome='ok', latency_s=0))\n"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60, cwd=REPO)
     result = verify(path)
     assert result.ok and result.lines == 50
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["sha256", "hmac"])
+async def test_a_line_whose_bytes_differ_from_its_canonical_form_is_altered(
+    tmp_path: Path, keyed: bool
+) -> None:
+    """A duplicate key read first (`"outcome":"denied"` before the real one) must not verify: a JSON
+    reader keeps the last value, another reader the first; the log only trusts the bytes it wrote."""
+    path = tmp_path / "audit.jsonl"
+    key = b"k" * 32 if keyed else None
+    await write_calls(path, 3, key=key)
+    content = lines(path)
+    content[1] = content[1].replace("{", '{"outcome":"denied",', 1)
+    rewrite(path, content)
+    result = verify(path, key=key)
+    assert not result.ok and result.line == 2
+
+
+async def test_re_encoding_a_line_without_changing_its_values_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    await write_calls(path, 2)
+    content = lines(path)
+    content[0] = content[0].replace('"tool":"k8s_scale"', '"tool":"k8s_\\u0073cale"')
+    rewrite(path, content)
+    result = verify(path)
+    assert not result.ok and result.line == 1 and result.problem == "altered"

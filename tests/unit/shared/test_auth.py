@@ -22,16 +22,15 @@ from mcp.server.auth.provider import AccessToken
 from shared.auth import (
     BearerVerifier,
     auth_settings,
-    current_identity,
     hash_api_key,
     identity_from_token,
     is_loopback,
     local_identity,
     new_api_key,
     require_safe_exposure,
-    use_identity,
 )
-from shared.config import ApiKeySettings, AuthSettings, JwtSettings
+from shared.auth_settings import ApiKeySettings, AuthSettings, JwtSettings
+from shared.calls import ActiveCall, current_identity, use_call
 from shared.errors import ConfigError
 from shared.identity import Identity
 
@@ -270,7 +269,7 @@ def test_current_identity_only_inside_a_call() -> None:
     with pytest.raises(RuntimeError, match="inside a tool call"):
         current_identity()
     who = Identity("bob", "viewer", "local")
-    with use_identity(who):
+    with use_call(ActiveCall(server="s", tool="t", identity=who, arguments={}, request_id="r")):
         assert current_identity() is who
     with pytest.raises(RuntimeError):
         current_identity()

@@ -9,16 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.config import (
-    CONFIG_ENV,
-    AuditSettings,
-    SuiteConfig,
-    check_config,
-    load_config,
-)
+from shared.config import CONFIG_ENV, check_config, load_config
 from shared.errors import ConfigError
 from shared.output import OutputBudget
-from shared.policy import Tier
+from shared.policy_settings import Tier
+from shared.settings import AuditSettings, SuiteConfig
 
 KEY_HASH = hashlib.sha256(b"k1").hexdigest()
 

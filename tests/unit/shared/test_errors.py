@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 from dataclasses import FrozenInstanceError
 
 import pytest
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.shared.exceptions import MCPError
 
 import shared
 from shared.errors import (
@@ -16,7 +16,6 @@ from shared.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    ProtocolError,
     RateLimited,
     ToolFailure,
     UpstreamUnavailable,
@@ -24,11 +23,20 @@ from shared.errors import (
 from shared.identity import Identity
 
 
-@pytest.mark.parametrize("cls", [InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable])
-def test_expected_failures_are_tool_errors_the_model_sees(cls: type[ToolFailure]) -> None:
+@pytest.mark.parametrize(
+    ("cls", "reason"),
+    [
+        (InvalidArgument, "invalid_argument"),
+        (NotFound, "not_found"),
+        (PermissionDenied, "permission_denied"),
+        (UpstreamUnavailable, "upstream_unavailable"),
+    ],
+)
+def test_expected_failures_carry_the_reason_the_model_sees(cls: type[ToolFailure], reason: str) -> None:
     error = cls("do this instead")
-    assert isinstance(error, ToolFailure) and isinstance(error, ToolError)
+    assert isinstance(error, ToolFailure)
     assert str(error) == "do this instead"
+    assert error.reason == reason
 
 
 def test_rate_limited_carries_when_to_retry() -> None:
@@ -37,10 +45,14 @@ def test_rate_limited_carries_when_to_retry() -> None:
     assert (error.retry_after_ms, error.rule) == (1500, "identity")
 
 
-def test_protocol_and_config_errors_are_other_planes() -> None:
-    assert ProtocolError is MCPError
-    assert not issubclass(ConfigError, ToolError)
-    assert not issubclass(ProtocolError, ToolError)
+def test_config_errors_are_another_plane() -> None:
+    assert not issubclass(ConfigError, ToolFailure)
+
+
+def test_importing_the_errors_never_loads_the_sdk() -> None:
+    code = "import sys, shared.errors; print('mcp' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_identity_is_immutable_and_hashable() -> None:

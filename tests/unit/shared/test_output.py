@@ -1,24 +1,13 @@
-"""Budgets, pages, cursors, clipping and secret redaction."""
+"""Budgets, clipping, fitting a whole result into its cap, and secret redaction."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 from pydantic import BaseModel
 
-from shared.errors import InvalidArgument
-from shared.output import (
-    OutputBudget,
-    Page,
-    clip,
-    decode_cursor,
-    encode_cursor,
-    paginate,
-    redact,
-    redact_data,
-)
+from shared.output import OutputBudget, clip, fit, redact, redact_data
 
 
 class Item(BaseModel):
@@ -30,93 +19,31 @@ def test_budget_refuses_useless_limits() -> None:
         OutputBudget(max_items=0)
     with pytest.raises(ValueError, match="max_chars"):
         OutputBudget(max_chars=10)
+    with pytest.raises(ValueError, match="max_result_chars"):
+        OutputBudget(max_chars=1000, max_result_chars=500)
 
 
-def test_paginate_walks_every_item_once_with_cursors() -> None:
-    items = list(range(23))
-    seen: list[int] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        page = paginate(items, cursor=cursor, limit=10, budget=OutputBudget(max_items=50), scope="q")
-        seen += page.items
-        pages += 1
-        assert page.total == 23
-        if page.next_cursor is None:
-            assert not page.truncated and page.note is None
-            break
-        assert page.truncated
-        assert page.note is not None and "cursor" in page.note
-        cursor = page.next_cursor
-    assert seen == items
-    assert pages == 3
+def test_fit_leaves_a_result_within_the_cap_alone() -> None:
+    data = {"a": "x" * 100, "b": [1, 2, 3]}
+    assert fit(data, 10_000) == (data, None)
 
 
-def test_paginate_limit_is_capped_by_the_budget() -> None:
-    page = paginate(list(range(100)), limit=1000, budget=OutputBudget(max_items=5))
-    assert page.items == [0, 1, 2, 3, 4]
-    assert page.note is not None and "limit of 5 items" in page.note
+def test_fit_clips_the_longest_strings_first_and_keeps_types() -> None:
+    data = {"log": "L" * 50_000, "name": "short", "lines": [f"line {i}" for i in range(10)]}
+    fitted, note = fit(data, 5_000)
+    assert note is not None and "1 long strings clipped" in note
+    assert len(json.dumps(fitted, separators=(",", ":"))) <= 5_000
+    assert fitted["name"] == "short" and len(fitted["lines"]) == 10
+    assert isinstance(fitted["log"], str) and "clipped" in fitted["log"]
 
 
-def test_paginate_stops_at_the_character_budget_and_says_so() -> None:
-    items = [Item(name="x" * 60) for _ in range(10)]
-    page = paginate(items, budget=OutputBudget(max_items=50, max_chars=200))
-    assert 1 <= len(page.items) < 10
-    assert sum(len(i.model_dump_json()) for i in page.items) <= 200
-    assert page.truncated and page.note is not None and "character budget" in page.note
-    rest = paginate(items, cursor=page.next_cursor, budget=OutputBudget(max_items=50, max_chars=200))
-    assert rest.items[0] is items[len(page.items)]
-
-
-def test_paginate_always_makes_progress_with_a_huge_item() -> None:
-    items = ["y" * 5000, "z"]
-    page = paginate(items, budget=OutputBudget(max_chars=100))
-    assert page.items == ["y" * 5000]
-    assert page.next_cursor is not None
-
-
-def test_page_is_a_typed_model_with_a_schema() -> None:
-    page = paginate([Item(name="a")])
-    assert isinstance(page, Page)
-    dumped = json.loads(page.model_dump_json())
-    assert dumped == {
-        "items": [{"name": "a"}],
-        "total": 1,
-        "next_cursor": None,
-        "truncated": False,
-        "note": None,
-    }
-    schema = Page[Item].model_json_schema()
-    assert "next_cursor" in schema["properties"]
-    assert paginate([{"k": 1}, {"k": 2}], limit=1).items == [{"k": 1}]
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "",
-        "not base64!",
-        "x" * 300,
-        base64.urlsafe_b64encode(b"[1,2]").decode(),
-        base64.urlsafe_b64encode(b'{"o":-1,"s":"x"}').decode(),
-        base64.urlsafe_b64encode(b'{"o":"1","s":"x"}').decode(),
-        base64.urlsafe_b64encode(b'{"o":1}').decode(),
-        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
-        "ñ",
-        encode_cursor(5, scope="other query"),
-    ],
-)
-def test_bad_cursors_are_invalid_arguments(cursor: str) -> None:
-    with pytest.raises(InvalidArgument, match="cursor"):
-        paginate(list(range(10)), cursor=cursor, scope="this query")
-
-
-def test_cursor_round_trip_and_past_the_end() -> None:
-    assert decode_cursor(encode_cursor(7, "s"), "s") == 7
-    with pytest.raises(InvalidArgument, match="past the end"):
-        paginate([1, 2], cursor=encode_cursor(3))
-    with pytest.raises(InvalidArgument, match="limit"):
-        paginate([1, 2], limit=0)
+def test_fit_shortens_lists_when_clipping_strings_is_not_enough() -> None:
+    data = {"items": [{"id": i, "v": "x" * 50} for i in range(2_000)], "total": 2_000}
+    fitted, note = fit(data, 10_000)
+    assert note is not None and "list items left out" in note
+    assert len(json.dumps(fitted, separators=(",", ":"))) <= 10_000
+    assert fitted["total"] == 2_000 and 1 <= len(fitted["items"]) < 2_000
+    assert fitted["items"][0] == {"id": 0, "v": "x" * 50}
 
 
 @pytest.mark.parametrize("max_chars", [100, 50, 20, 0])

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from shared.errors import InvalidArgument, PermissionDenied
 from shared.identity import Identity
-from shared.policy import DEFAULT_ROLES, PERMISSIONS, Policy, PolicySettings, Tier
+from shared.policy import Policy
+from shared.policy_settings import DEFAULT_ROLES, PERMISSIONS, PolicySettings, Tier
 
 VIEWER = Identity("alice", "viewer", "local")
 OPERATOR = Identity("bob", "operator", "api_key")

@@ -1,0 +1,128 @@
+"""Pages and their signed cursors: every item once, budgets, and cursors that only continue their query."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from pydantic import BaseModel
+
+from shared.errors import InvalidArgument
+from shared.output import OutputBudget
+from shared.paging import CursorCodec, Page, Pager, paginate
+
+CODEC = CursorCodec(b"k" * 32)
+
+
+class Item(BaseModel):
+    name: str
+
+
+def pager(scope: str = "q", cursor: str | None = None, limit: int | None = None, **budget: int) -> Pager:
+    return Pager(CODEC, OutputBudget(**budget), scope, cursor, limit)
+
+
+def test_a_pager_walks_every_item_once_with_cursors() -> None:
+    items = list(range(23))
+    seen: list[int] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = pager(cursor=cursor, limit=10).page(items)
+        seen += page.items
+        pages += 1
+        assert page.total == 23
+        if page.next_cursor is None:
+            assert not page.truncated and page.note is None
+            break
+        assert page.truncated
+        assert page.note is not None and "cursor" in page.note
+        cursor = page.next_cursor
+    assert seen == items
+    assert pages == 3
+
+
+def test_the_limit_is_capped_by_the_budget() -> None:
+    page = pager(limit=1000, max_items=5).page(list(range(100)))
+    assert page.items == [0, 1, 2, 3, 4]
+    assert page.note is not None and "limit of 5 items" in page.note
+
+
+def test_a_page_stops_at_the_character_budget_and_says_so() -> None:
+    items = [Item(name="x" * 60) for _ in range(10)]
+    page = pager(max_chars=200).page(items)
+    assert 1 <= len(page.items) < 10
+    assert sum(len(i.model_dump_json()) for i in page.items) <= 200
+    assert page.truncated and page.note is not None and "character budget" in page.note
+    rest = pager(cursor=page.next_cursor, max_chars=200).page(items)
+    assert rest.items[0] is items[len(page.items)]
+
+
+def test_a_page_always_makes_progress_with_a_huge_item() -> None:
+    page = pager(max_chars=100).page(["y" * 5000, "z"])
+    assert page.items == ["y" * 5000]
+    assert page.next_cursor is not None
+
+
+def test_a_page_is_a_typed_model_with_a_schema() -> None:
+    page = paginate([Item(name="a")], budget=OutputBudget())
+    assert isinstance(page, Page)
+    assert json.loads(page.model_dump_json()) == {
+        "items": [{"name": "a"}],
+        "total": 1,
+        "next_cursor": None,
+        "truncated": False,
+        "note": None,
+    }
+    assert "next_cursor" in Page[Item].model_json_schema()["properties"]
+    assert paginate([{"k": 1}, {"k": 2}], limit=1, budget=OutputBudget()).next_cursor is None  # no pager
+
+
+def forged(offset: int) -> str:
+    """An offset re-encoded with a tag that was not made by the server's key."""
+    return base64.urlsafe_b64encode(offset.to_bytes(6, "big") + b"\0" * 16).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64!",
+        "x" * 300,
+        base64.urlsafe_b64encode(b'{"o":1,"s":"x"}').decode(),
+        "ñ" * 30,
+        forged(5),
+        CursorCodec(b"another key, another process").encode(5, "q"),
+        CODEC.encode(5, "another query"),
+    ],
+    ids=[
+        "empty",
+        "not-base64",
+        "huge",
+        "old-json-form",
+        "non-ascii",
+        "forged-tag",
+        "other-key",
+        "other-query",
+    ],
+)
+def test_bad_forged_and_foreign_cursors_are_invalid_arguments(cursor: str) -> None:
+    with pytest.raises(InvalidArgument, match="cursor is invalid or belongs to another query"):
+        pager(cursor=cursor).page(list(range(10)))
+
+
+def test_a_cursor_round_trips_and_one_past_the_end_is_refused() -> None:
+    assert CODEC.decode(CODEC.encode(7, "s"), "s") == 7
+    with pytest.raises(InvalidArgument, match="past the end"):
+        pager(cursor=CODEC.encode(3, "q")).page([1, 2])
+    with pytest.raises(InvalidArgument, match="limit"):
+        pager(limit=0).page([1, 2])
+
+
+def test_resolved_values_bind_the_cursor_too() -> None:
+    first = pager(limit=1).page([1, 2, 3], resolved="start=100")
+    assert first.next_cursor is not None
+    assert pager(cursor=first.next_cursor, limit=1).page([1, 2, 3], resolved="start=100").items == [2]
+    with pytest.raises(InvalidArgument, match="another query"):
+        pager(cursor=first.next_cursor, limit=1).page([1, 2, 3], resolved="start=160")
