@@ -21,10 +21,10 @@ import anyio
 
 from servers.security_scan.process_ops import scanner_env
 from servers.security_scan.scan_ops import ScanEngine
-from servers.security_scan.scanner_specs import SCANNERS
+from servers.security_scan.scanner_specs import NEUTRAL_CONFIGS, SCANNERS, Invocation
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.toolchain_ops import Toolchain
-from servers.security_scan.tree_ops import collect
+from servers.security_scan.tree_ops import Limits, Tree, collect
 
 
 def package_dir(name: str) -> Path:
@@ -34,13 +34,25 @@ def package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def snapshot(target: Path, settings: SecurityScanSettings, into: Path) -> Tree:
+    """The engine's snapshot of `target` (the files every scanner is handed), staged under `into`."""
+    stage = into / "tree"
+    stage.mkdir(parents=True)
+    limits = Limits(max_file_bytes=settings.max_file_bytes, max_files=settings.max_files,
+                    exclude_dirs=frozenset(settings.exclude_dirs))  # fmt: skip
+    return collect(target, stage=stage, limits=limits)
+
+
 async def sequential(
     target: Path, names: list[str], settings: SecurityScanSettings, cache: Path
 ) -> dict[str, float]:
     """Each scanner by hand, one after another, on the files the engine would give it."""
     chain = Toolchain(settings.tool_paths, settings.resolved_venv(), enabled=names)
-    tree = collect(target, max_file_bytes=settings.max_file_bytes, max_files=settings.max_files,
-                   exclude_dirs=settings.exclude_dirs)  # fmt: skip
+    tree = snapshot(target, settings, cache / "by-hand")
+    config_dir = cache / "by-hand-config"
+    config_dir.mkdir()
+    for name, text in NEUTRAL_CONFIGS.items():
+        (config_dir / name).write_text(text)
     times: dict[str, float] = {}
     for name in names:
         spec = SCANNERS[name]
@@ -50,7 +62,8 @@ async def sequential(
             continue
         started = time.perf_counter()
         for start in range(0, len(files), spec.batch):
-            argv = spec.argv(str(tool.path), files[start : start + spec.batch], str(tree.root))
+            run = Invocation(str(tool.path), files[start : start + spec.batch], str(tree.stage), config_dir)
+            argv = spec.argv(run)
             result = await anyio.run_process(argv, cwd=cache, env=scanner_env(spec.env), check=False)
             spec.parse(result.stdout)  # raises when the scanner printed nothing: the run must be real
         times[name] = time.perf_counter() - started
@@ -69,8 +82,7 @@ async def main() -> None:
         settings = SecurityScanSettings(
             cache_dir=Path(cache), enabled=[*names, "dependencies"], scanner_timeout_s=args.timeout
         )
-        tree = collect(target, max_file_bytes=settings.max_file_bytes, max_files=settings.max_files,
-                       exclude_dirs=settings.exclude_dirs)  # fmt: skip
+        tree = snapshot(target, settings, Path(cache) / "count")
         print(f"target: {target} ({len(tree.files)} files scanned, skipped {tree.skipped})")
 
         by_hand = await sequential(target, names, settings, Path(cache))
@@ -82,10 +94,10 @@ async def main() -> None:
         engine = ScanEngine(settings)
         await engine.toolchain.describe()  # versions probed once per server, as by hand: not timed
         started = time.perf_counter()
-        summary = await engine.scan(target, scanners=[*names, "dependencies"])
+        summary = await engine.scan(target, owner="bench", scanners=[*names, "dependencies"])
         concurrent = time.perf_counter() - started
         started = time.perf_counter()
-        again = await engine.scan(target, scanners=[*names, "dependencies"])
+        again = await engine.scan(target, owner="bench", scanners=[*names, "dependencies"])
         rescan = time.perf_counter() - started
 
     print(f"engine, concurrent, cold    {concurrent:8.2f} s   ratio {concurrent / seq_total:.2f}x sequential")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from servers.security_scan.models import Finding
 
-_LOGIC_FILES = ("rule_catalog.py", "scanner_specs.py", "findings_ops.py")
+# What decides a file's cached findings: the rules, the command lines, the snapshot and the normaliser.
+_LOGIC_FILES = ("rule_catalog.py", "scanner_specs.py", "tree_ops.py", "external_ops.py", "findings_ops.py")
 
 
 def logic_digest() -> str:

@@ -1,14 +1,11 @@
-"""Turn raw scanner output into normalised findings: stable fingerprints, redacted snippets, suppressions."""
+"""Turn raw scanner output into normalised findings: stable fingerprints, redacted snippets."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from servers.security_scan.models import Finding
@@ -118,66 +115,5 @@ def normalise(scanner: str, raws: Iterable[RawFinding], files: dict[str, tuple[P
                 fix_hint=raw.fix_hint,
                 help_url=raw.help_url,
             )
-        )
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    reason: str
-    rule: str | None = None
-    fingerprint: str | None = None
-    path: str | None = None
-
-    def covers(self, finding: Finding) -> bool:
-        if self.fingerprint is not None:
-            return finding.id == self.fingerprint
-        if self.path is not None and not fnmatch.fnmatchcase(finding.path, self.path):
-            return False
-        return self.rule in ("*", finding.rule_id)
-
-
-def load_suppressions(file: Path) -> tuple[list[Suppression], list[str]]:
-    """Read `[[suppress]]` entries; entries without a reason (or without rule/fingerprint) are rejected."""
-    if not file.is_file():
-        return [], []
-    try:
-        data = tomllib.loads(file.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return [], [f"{file.name}: cannot be read as TOML ({exc}); no suppression applied"]
-    rules, errors = [], []
-    entries = data.get("suppress", [])
-    if not isinstance(entries, list):
-        return [], [f"{file.name}: 'suppress' must be an array of tables ([[suppress]])"]
-    for n, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict):
-            errors.append(f"entry {n}: not a table")
-            continue
-        reason = str(entry.get("reason", "")).strip()
-        rule, fp, path = entry.get("rule"), entry.get("fingerprint"), entry.get("path")
-        if not reason:
-            errors.append(f"entry {n}: a reason is required; entry ignored")
-        elif not rule and not fp:
-            errors.append(f"entry {n}: give a rule or a fingerprint; entry ignored")
-        elif rule == "*" and not path:
-            errors.append(f"entry {n}: rule '*' needs a path glob; entry ignored")
-        else:
-            rules.append(
-                Suppression(
-                    reason=reason,
-                    rule=str(rule) if rule else None,
-                    fingerprint=str(fp) if fp else None,
-                    path=str(path) if path else None,
-                )
-            )
-    return rules, errors
-
-
-def apply_suppressions(findings: list[Finding], rules: list[Suppression]) -> list[Finding]:
-    out = []
-    for f in findings:
-        match = next((r for r in rules if r.covers(f)), None)
-        out.append(
-            f.model_copy(update={"suppressed": True, "suppression_reason": match.reason}) if match else f
         )
     return out

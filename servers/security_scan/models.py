@@ -11,7 +11,11 @@ SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "
 ScannerName = Literal[
     "bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies"
 ]
-ScannerStatus = Literal["ran", "cached", "no_files", "unavailable", "failed", "timed_out", "cancelled"]
+ScannerStatus = Literal[
+    "ran", "cached", "partial", "no_files", "unavailable", "failed", "timed_out", "cancelled"
+]
+# A scanner in one of these states checked everything it was given.
+COMPLETE_STATUSES = frozenset({"ran", "cached", "no_files"})
 
 
 def at_least(severity: str, minimum: str | None) -> bool:
@@ -34,7 +38,11 @@ class Finding(BaseModel):
     snippet: str = Field(default="", description="The offending line, with any secret redacted.")
     fix_hint: str = Field(default="", description="How to fix it.")
     help_url: str | None = Field(default=None, description="Documentation of the rule.")
-    suppressed: bool = Field(default=False, description="True when the project's suppression file covers it.")
+    suppressed: bool = Field(
+        default=False,
+        description="True when a suppression entry covers it: the operator's file, or the project's own "
+        "file in a trusted tree. Inline pragmas (# nosec, nosemgrep, ...) never suppress.",
+    )
     suppression_reason: str | None = Field(default=None, description="Reason given in the suppression file.")
 
 
@@ -43,14 +51,32 @@ class ScannerRun(BaseModel):
 
     name: str
     status: ScannerStatus = Field(
-        description="ran, cached (results reused), no_files, unavailable, failed, ..."
+        description="ran, cached (results reused), partial (ran, but could not check everything: its "
+        "findings are kept, the scan is incomplete), no_files, unavailable, failed, timed_out."
     )
     version: str | None = None
     files: int = Field(default=0, description="Files handed to this scanner.")
     cached_files: int = Field(default=0, description="Files whose results came from the content-hash cache.")
     findings: int = 0
     duration_s: float = 0.0
-    detail: str | None = Field(default=None, description="Why it was unavailable or failed.")
+    detail: str | None = Field(
+        default=None,
+        description="Why it was unavailable, failed, timed out or partial: the scanner's own error text "
+        "(redacted, bounded).",
+    )
+    file_errors: list[str] = Field(
+        default_factory=list,
+        description="Files this scanner could not fully check, with its reason (the first few).",
+    )
+    file_error_count: int = Field(default=0, description="Files this scanner could not fully check, in all.")
+
+
+class ScannerProblem(BaseModel):
+    """A scanner whose results are missing or partial, which makes the scan incomplete."""
+
+    name: str
+    status: ScannerStatus
+    reason: str = Field(description="What went wrong, from the scanner's own output.")
 
 
 class ScanSummary(BaseModel):
@@ -61,17 +87,42 @@ class ScanSummary(BaseModel):
     root: str = Field(description="Directory finding paths are relative to.")
     duration_s: float
     files_scanned: int
+    complete: bool = Field(
+        description="False when a scanner failed, timed out, was unavailable or could not check some "
+        "files: the findings are then a lower bound, never a clean result. See failed_scanners."
+    )
+    failed_scanners: list[ScannerProblem] = Field(
+        default_factory=list, description="Scanners that did not check everything, and why."
+    )
     skipped: dict[str, int] = Field(
-        default_factory=dict, description="Files left out, by reason: binary, too_large, symlink_escape, ..."
+        default_factory=dict,
+        description="Files left out before any scanner saw them, by reason: symlink, symlink_escape, "
+        "broken_symlink, symlink_dir, special_file, too_large, binary, unreadable, unreadable_dir, too_deep.",
+    )
+    skipped_paths: dict[str, list[str]] = Field(
+        default_factory=dict, description="The first few relative paths left out, by reason."
     )
     scanners: list[ScannerRun]
     total: int = Field(description="Findings at or above min_severity, suppressed ones excluded.")
     by_severity: dict[str, int] = Field(default_factory=dict)
     by_scanner: dict[str, int] = Field(default_factory=dict)
     by_category: dict[str, int] = Field(default_factory=dict)
-    suppressed: int = Field(default=0, description="Findings covered by the suppression file (still listed).")
+    suppressed: int = Field(default=0, description="Findings covered by a suppression entry (still listed).")
+    trusted: bool = Field(
+        default=False,
+        description="True when the scanned root is inside [security_scan] trusted_roots, so the project's "
+        "own suppression file applies.",
+    )
+    suppressions_ignored: int = Field(
+        default=0,
+        description="Entries of the project's suppression file not applied: the tree is not trusted.",
+    )
+    suppression_note: str | None = Field(
+        default=None, description="Why the project's suppression file was not applied, when it was not."
+    )
     suppression_errors: list[str] = Field(
-        default_factory=list, description="Suppression entries ignored because they are invalid."
+        default_factory=list,
+        description="Suppression entries refused: invalid, or so broad they would hide everything.",
     )
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from servers.security_scan.models import Finding, SarifPage, ScanSummary
-from servers.security_scan.scan_errors import ScanError
+from servers.security_scan.models import COMPLETE_STATUSES, Finding, SarifPage, ScannerRun, ScanSummary
+from shared.errors import InvalidArgument
 from shared.output import clip
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -70,7 +70,7 @@ def export_page(
     """
     summary, ordered, rules = export.summary, export.results, export.rules
     if not 0 <= start <= len(ordered):
-        raise ScanError("cursor is past the end of the export; call again without a cursor")
+        raise InvalidArgument("cursor is past the end of the export; call again without a cursor")
     silent = export.silent if start == 0 else []
 
     def build(page: list[Finding], descriptors: Rules, trimmed: list[str]) -> SarifPage:
@@ -86,6 +86,7 @@ def export_page(
             "lastResult": end,
             "totalResults": len(ordered),
             "nextCursor": next_cursor,
+            "complete": summary.complete,  # false: some scanner failed or could not check every file
         }
         return SarifPage(
             scan_id=summary.scan_id,
@@ -174,8 +175,21 @@ def _in_scan_order(summary: ScanSummary, names: Sequence[str]) -> list[str]:
     return sorted(set(names), key=lambda name: (rank.get(name, len(rank)), name))
 
 
+# Scanners that were run: each has a SARIF run, whose invocation says whether it checked everything.
+_ATTEMPTED = ("ran", "cached", "partial", "failed", "timed_out")
+
+
 def _ran(summary: ScanSummary) -> list[str]:
-    return [run.name for run in summary.scanners if run.status in ("ran", "cached")]
+    return [run.name for run in summary.scanners if run.status in _ATTEMPTED]
+
+
+def _invocation(run: ScannerRun | None) -> dict[str, Any]:
+    ok = run is not None and run.status in COMPLETE_STATUSES
+    invocation: dict[str, Any] = {"executionSuccessful": ok}
+    if run is not None and not ok:
+        text = f"{run.name} {run.status}: {run.detail or 'no detail'}"
+        invocation["toolExecutionNotifications"] = [{"level": "error", "message": {"text": text}}]
+    return invocation
 
 
 def _rule_samples(findings: Sequence[Finding]) -> Rules:
@@ -211,6 +225,7 @@ def _log(
 ) -> dict[str, Any]:
     """A SARIF log of `findings` with a run per scanner in `scanners`, each with only its rules."""
     versions = {run.name: run.version or "unknown" for run in summary.scanners}
+    by_name = {run.name: run for run in summary.scanners}
     runs = []
     for name in scanners:
         mine = [f for f in findings if f.scanner == name]
@@ -224,6 +239,7 @@ def _log(
                     "rules": [_descriptor(rules[(name, rule)]) for rule in rule_ids],
                 }
             },
+            "invocations": [_invocation(by_name.get(name))],
             "originalUriBaseIds": {"SRCROOT": {"uri": _dir_uri(summary.root)}},
             "results": [_result(f, index[f.rule_id], trimmed=f.id in trimmed) for f in mine],
             "columnKind": "unicodeCodePoints",
@@ -279,7 +295,7 @@ def fingerprints_from_sarif(document: Any) -> set[str]:
     """
     logs = document if isinstance(document, list) else [document]
     if not logs:
-        raise ScanError(_NOT_SARIF)
+        raise InvalidArgument(_NOT_SARIF)
     results = [result for log in logs for run in _runs(log) for result in _results(run)]
     held: set[str] = set()
     active: set[str] = set()
@@ -296,10 +312,10 @@ def fingerprints_from_sarif(document: Any) -> set[str]:
         if isinstance(props := log.get("properties"), dict) and "totalResults" in props
     }
     if len(exports) > 1:
-        raise ScanError("the baseline mixes pages of different exports: save the pages of one export")
+        raise InvalidArgument("the baseline mixes pages of different exports: save the pages of one export")
     for scan_id, _, total in exports:
         if not isinstance(total, int) or len(held) < total:
-            raise ScanError(
+            raise InvalidArgument(
                 f"the baseline holds {len(held)} of the {total} results of export {scan_id}: save every "
                 "page (follow next_cursor) as a JSON list of the logs, or merge their runs into one log"
             )
@@ -312,12 +328,12 @@ _NOT_SARIF = "not a SARIF 2.1.0 log or a JSON list of them: save the `sarif` fie
 def _runs(log: Any) -> list[dict[str, Any]]:
     runs = log.get("runs") if isinstance(log, dict) and log.get("version") == "2.1.0" else None
     if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
-        raise ScanError(_NOT_SARIF)
+        raise InvalidArgument(_NOT_SARIF)
     return runs
 
 
 def _results(run: dict[str, Any]) -> list[dict[str, Any]]:
     results = run.get("results") or []
     if not isinstance(results, list) or not all(isinstance(result, dict) for result in results):
-        raise ScanError(_NOT_SARIF)
+        raise InvalidArgument(_NOT_SARIF)
     return results

@@ -22,6 +22,7 @@ from servers.security_scan.models import (
 from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.toolchain_ops import Toolchain
+from shared.calls import current_identity
 from shared.paging import Cursor, Limit, page, pager
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
@@ -33,8 +34,10 @@ counts), then page through scan_findings (filter by severity, scanner, category 
 with scan_finding. scan_diff compares a scan with an earlier one or with a SARIF baseline file;
 scan_export_sarif gives SARIF 2.1.0 in pages, each a complete log. scan_dependencies lists known
 advisories for pinned dependencies, scan_sbom a CycloneDX SBOM. scan_scanners_available says which
-scanners are installed. Findings listed in the project's .security-scan.toml suppression file are
-reported as suppressed."""
+scanners are installed. A scan says whether it is complete (every scanner ran over every file) and
+lists what it skipped. Scans and findings belong to the caller who ran them. The project's own
+.security-scan.toml suppressions apply only to trees the operator trusts; inline pragmas never hide
+a finding."""
 
 ScanId = Annotated[str, Field(description="Scan id returned by scan_path.", min_length=1, max_length=64)]
 MinSeverity = Annotated[
@@ -67,6 +70,11 @@ def build_server(
     osv = settings.osv_url is not None  # the only call that may leave the machine
     scans = kit.toolset(permission="scan:run", open_world=False)
 
+    def owner() -> str:
+        """Scans belong to the caller who ran them: another caller's scan id is unknown to this one."""
+        who = current_identity()
+        return f"{who.method}:{who.subject}"
+
     @scans.tool("scan_path", "Scan a path", open_world=osv, idempotent=False, cost=5)
     async def scan_path(
         path: ScanPath,
@@ -87,7 +95,9 @@ def build_server(
         async def progress(done: float, total: float, message: str) -> None:
             await ctx.report_progress(done, total, message)
 
-        return await engine.scan(target, scanners=scanners, min_severity=min_severity, progress=progress)
+        return await engine.scan(
+            target, owner=owner(), scanners=scanners, min_severity=min_severity, progress=progress
+        )
 
     @scans.tool("scan_findings", "List scan findings")
     def scan_findings(
@@ -106,7 +116,7 @@ def build_server(
     ) -> FindingPage:
         """Page through a scan's normalised findings, worst first, with optional filters."""
         items = engine.findings(
-            scan_id, min_severity=min_severity, scanner=scanner, category=category,
+            scan_id, owner=owner(), min_severity=min_severity, scanner=scanner, category=category,
             path_prefix=path_prefix, include_suppressed=include_suppressed,
         )  # fmt: skip
         cut = page(items)
@@ -122,7 +132,7 @@ def build_server(
         ],
     ) -> Finding:
         """One finding in full: rule, severity, CWE, location, redacted snippet and fix hint."""
-        return engine.finding(finding_id)
+        return engine.finding(finding_id, owner=owner())
 
     @scans.tool("scan_diff", "Compare with a baseline")
     def scan_diff(
@@ -141,7 +151,9 @@ def build_server(
         baseline_file = None
         if "/" in baseline or baseline.endswith((".sarif", ".json")):
             baseline_file = policy.check_scan_path(baseline)
-        return engine.diff(scan_id, baseline, baseline_file=baseline_file, limit=budget.max_items)
+        return engine.diff(
+            scan_id, baseline, owner=owner(), baseline_file=baseline_file, limit=budget.max_items
+        )
 
     @scans.tool("scan_export_sarif", "Export SARIF 2.1.0")
     def scan_export_sarif(
@@ -156,7 +168,7 @@ def build_server(
         # A plain def: the kit runs it in a thread (the first page of a large scan sorts all its findings).
         paging = pager()
         return engine.sarif_page(
-            scan_id, budget=budget, min_severity=min_severity, start=paging.start(),
+            scan_id, owner=owner(), budget=budget, min_severity=min_severity, start=paging.start(),
             cursor_for=paging.cursor_at, limit=limit,
         )  # fmt: skip
 

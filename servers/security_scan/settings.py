@@ -32,9 +32,33 @@ class SecurityScanSettings(BaseModel):
     scanner_timeout_s: float = Field(default=300.0, gt=0, le=3600, description="Wall-time limit per scanner.")
     max_file_bytes: int = Field(default=2_000_000, gt=0, description="Larger files are skipped and counted.")
     max_files: int = Field(default=50_000, gt=0, description="A tree with more files is refused.")
-    max_scans_kept: int = Field(default=32, gt=0, description="Finished scans kept in memory for paging.")
+    max_total_bytes: int = Field(
+        default=2_000_000_000, gt=0, description="A tree with more bytes of text files is refused."
+    )
+    max_depth: int = Field(
+        default=64, gt=0, le=256, description="Folders nested deeper are not walked (skipped as too_deep)."
+    )
+    max_scans_kept: int = Field(
+        default=32, gt=0, description="Finished scans kept in memory for paging, per identity."
+    )
+    max_scans_total: int = Field(
+        default=256, gt=0, description="Finished scans kept in memory for paging, all identities together."
+    )
     suppression_file: str = Field(
-        default=".security-scan.toml", description="Suppression file name looked up at the scanned root."
+        default=".security-scan.toml",
+        pattern=r"^[^/\\\x00]+$",
+        description="Suppression file name looked up at the scanned root; applied only in trusted_roots.",
+    )
+    trusted_roots: list[Path] = Field(
+        default_factory=list,
+        description="Trees whose own suppression file is applied: a scanned root inside one of these "
+        "folders is trusted. Default: none, so a scanned project's suppression file is read, counted "
+        "and ignored.",
+    )
+    operator_suppressions: Path | None = Field(
+        default=None,
+        description="An operator-owned suppression file (same format as the project's) applied to every "
+        "scan, trusted or not; paths in it are relative to the scanned root.",
     )
     exclude_dirs: list[str] = Field(
         default_factory=lambda: [

@@ -17,6 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 VULNERABLE = FIXTURES / "vulnerable_project"
 CLEAN = FIXTURES / "clean_project"
 EXTERNAL = ("bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck")
+OWNER = "integration-tests"  # the identity every engine-level scan is run as
 
 
 def _probe(settings: SecurityScanSettings) -> list[str]:

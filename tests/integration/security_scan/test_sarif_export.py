@@ -40,7 +40,8 @@ def _plant(root: Path) -> Path:
 def _config(cache: Path, root: Path, **output: int) -> dict[str, Any]:
     return {
         "policy": {"scan_roots": [str(root)]},
-        "security_scan": {"cache_dir": str(cache)},
+        # trusted, so the planted project's own .security-scan.toml (B404) applies
+        "security_scan": {"cache_dir": str(cache), "trusted_roots": [str(root)]},
         "output": {"max_items": 50, "max_chars": MAX_CHARS, **output},
         # Paging a large export is many quick calls; the default 20/s identity quota is not under test here.
         "limits": {"identity": {"rate": 1000, "burst": 1000}},

@@ -11,12 +11,12 @@ import anyio
 import jsonschema
 import pytest
 
-from servers.security_scan.scan_errors import ScanError, UnknownScan
 from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.toolchain_ops import Toolchain
+from shared.errors import InvalidArgument, NotFound
 from shared.output import OutputBudget
-from tests.integration.security_scan.conftest import CLEAN, FIXTURES, VULNERABLE
+from tests.integration.security_scan.conftest import CLEAN, FIXTURES, OWNER, VULNERABLE
 from tests.support.services import require_program, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -76,14 +76,18 @@ async def test_every_planted_issue_is_found_with_file_line_and_severity(
     settings: SecurityScanSettings,
 ) -> None:
     engine = ScanEngine(settings)
-    summary = await engine.scan(VULNERABLE)
+    summary = await engine.scan(VULNERABLE, owner=OWNER)
     assert all(r.status in ("ran", "cached") for r in summary.scanners), summary.scanners
-    found = {(f.scanner, f.rule_id, f.path, f.line, f.severity) for f in engine.findings(summary.scan_id)}
+    assert summary.complete and summary.failed_scanners == []
+    found = {
+        (f.scanner, f.rule_id, f.path, f.line, f.severity)
+        for f in engine.findings(summary.scan_id, owner=OWNER)
+    }
     assert found >= PLANTED, PLANTED - found
-    secret = next(f for f in engine.findings(summary.scan_id) if f.scanner == "detect-secrets")
+    secret = next(f for f in engine.findings(summary.scan_id, owner=OWNER) if f.scanner == "detect-secrets")
     assert "AKIA" + "IOSFODNN7EXAMPLE" not in secret.snippet  # split: no key in this file
     assert secret.cwe == ["CWE-798"]
-    shell = next(f for f in engine.findings(summary.scan_id) if f.rule_id == "B602")
+    shell = next(f for f in engine.findings(summary.scan_id, owner=OWNER) if f.rule_id == "B602")
     assert shell.cwe == ["CWE-78"]
     assert shell.fix_hint
     assert summary.by_severity["critical"] == 1
@@ -92,22 +96,24 @@ async def test_every_planted_issue_is_found_with_file_line_and_severity(
 
 async def test_clean_project_has_no_high_or_critical_findings(settings: SecurityScanSettings) -> None:
     engine = ScanEngine(settings)
-    summary = await engine.scan(CLEAN, min_severity="high")
+    summary = await engine.scan(CLEAN, min_severity="high", owner=OWNER)
     assert all(r.status in ("ran", "cached") for r in summary.scanners), summary.scanners
-    assert summary.total == 0, engine.findings(summary.scan_id)
+    assert summary.total == 0, engine.findings(summary.scan_id, owner=OWNER)
 
 
 async def test_rescan_of_an_unchanged_tree_comes_from_the_cache(tmp_path: Path, project: Path) -> None:
     engine = ScanEngine(SecurityScanSettings(cache_dir=tmp_path / "cache"))
     scanners = ["bandit", "hadolint", "shellcheck"]
-    first = await engine.scan(project, scanners=scanners)
-    second = await engine.scan(project, scanners=scanners)
+    first = await engine.scan(project, scanners=scanners, owner=OWNER)
+    second = await engine.scan(project, scanners=scanners, owner=OWNER)
     assert [r.status for r in first.scanners] == ["ran", "ran", "ran"]
     assert [r.status for r in second.scanners] == ["cached", "cached", "cached"]
     assert second.by_severity == first.by_severity
-    assert [f.id for f in engine.findings(second.scan_id)] == [f.id for f in engine.findings(first.scan_id)]
+    assert [f.id for f in engine.findings(second.scan_id, owner=OWNER)] == [
+        f.id for f in engine.findings(first.scan_id, owner=OWNER)
+    ]
     (project / "scripts" / "deploy.sh").write_text("#!/bin/sh\nrm -rf $1/build\n")
-    third = await engine.scan(project, scanners=scanners)
+    third = await engine.scan(project, scanners=scanners, owner=OWNER)
     shellcheck = next(r for r in third.scanners if r.name == "shellcheck")
     assert (shellcheck.status, shellcheck.cached_files) == ("ran", 0)
     assert next(r for r in third.scanners if r.name == "bandit").status == "cached"
@@ -117,20 +123,20 @@ async def test_fingerprints_survive_line_shifts_and_diff_shows_only_the_new_issu
     settings: SecurityScanSettings, project: Path
 ) -> None:
     engine = ScanEngine(settings)
-    before = await engine.scan(project, scanners=["bandit", "semgrep"])
+    before = await engine.scan(project, scanners=["bandit", "semgrep"], owner=OWNER)
     app = project / "app.py"
     lines = app.read_text().splitlines(keepends=True)
     lines[2:2] = ["import os\n", "\n", "\n", "def cleanup(name):\n", "    os.system('rm ' + name)\n", "\n"]
     app.write_text("".join(lines))
-    after = await engine.scan(project, scanners=["bandit", "semgrep"])
+    after = await engine.scan(project, scanners=["bandit", "semgrep"], owner=OWNER)
 
-    old = {f.id: f for f in engine.findings(before.scan_id)}
-    new = {f.id: f for f in engine.findings(after.scan_id)}
+    old = {f.id: f for f in engine.findings(before.scan_id, owner=OWNER)}
+    new = {f.id: f for f in engine.findings(after.scan_id, owner=OWNER)}
     for fid, finding in old.items():
         assert fid in new, finding
         shift = 6 if finding.path == "app.py" and finding.line >= 3 else 0
         assert new[fid].line == finding.line + shift, finding
-    diff = engine.diff(after.scan_id, before.scan_id)
+    diff = engine.diff(after.scan_id, before.scan_id, owner=OWNER)
     assert diff.fixed == []
     assert {(f.rule_id, f.line) for f in diff.new} == {("B605", 7), ("code.python.subprocess-shell-true", 7)}
     assert diff.unchanged_total == len(old)
@@ -138,30 +144,32 @@ async def test_fingerprints_survive_line_shifts_and_diff_shows_only_the_new_issu
 
 async def test_diff_against_an_exported_sarif_baseline(settings: SecurityScanSettings, project: Path) -> None:
     engine = ScanEngine(settings)
-    before = await engine.scan(project, scanners=["bandit", "hadolint"])
-    page = engine.sarif_page(before.scan_id, budget=OutputBudget(max_items=200, max_chars=1_000_000))
+    before = await engine.scan(project, scanners=["bandit", "hadolint"], owner=OWNER)
+    budget = OutputBudget(max_items=200, max_chars=1_000_000, max_result_chars=1_000_000)
+    page = engine.sarif_page(before.scan_id, owner=OWNER, budget=budget, cursor_for=str)
     assert page.next_cursor is None  # one page holds this small scan: a single log is a whole baseline
     document = page.sarif
     jsonschema.validate(document, json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text()))
     baseline = project / "baseline.sarif"
     baseline.write_text(json.dumps(document))
     (project / "Dockerfile").write_text("FROM python:3.12.7-slim\nUSER 10001\n")
-    after = await engine.scan(project, scanners=["bandit", "hadolint"])
-    diff = engine.diff(after.scan_id, str(baseline), baseline_file=baseline)
+    after = await engine.scan(project, scanners=["bandit", "hadolint"], owner=OWNER)
+    diff = engine.diff(after.scan_id, str(baseline), owner=OWNER, baseline_file=baseline)
     assert diff.new_total == 0
     assert diff.fixed_total == 4  # DL3007, DL3002, DL3042, DL3066 gone with the old Dockerfile
-    assert diff.unchanged_total == len(engine.findings(after.scan_id))
+    assert diff.unchanged_total == len(engine.findings(after.scan_id, owner=OWNER))
     baseline.write_text("not json")
-    with pytest.raises(ScanError, match="not a usable SARIF baseline"):
-        engine.diff(after.scan_id, str(baseline), baseline_file=baseline)
+    with pytest.raises(InvalidArgument, match="not a usable SARIF baseline"):
+        engine.diff(after.scan_id, str(baseline), owner=OWNER, baseline_file=baseline)
 
 
 async def test_suppression_file_marks_findings_and_reports_bad_entries(
     settings: SecurityScanSettings, project: Path
 ) -> None:
-    engine = ScanEngine(settings)
-    first = await engine.scan(project, scanners=["bandit"])
-    eval_id = next(f.id for f in engine.findings(first.scan_id) if f.rule_id == "B307")
+    """In a tree the operator trusts ([security_scan] trusted_roots), the project's file applies."""
+    engine = ScanEngine(settings.model_copy(update={"trusted_roots": [project]}))
+    first = await engine.scan(project, scanners=["bandit"], owner=OWNER)
+    eval_id = next(f.id for f in engine.findings(first.scan_id, owner=OWNER) if f.rule_id == "B307")
     (project / ".security-scan.toml").write_text(
         f"""
 [[suppress]]
@@ -177,14 +185,15 @@ reason = "commands are constants"
 rule = "B301"
 """
     )
-    summary = await engine.scan(project, scanners=["bandit"])
+    summary = await engine.scan(project, scanners=["bandit"], owner=OWNER)
     assert summary.suppressed == 2
     assert summary.total == first.total - 2
-    assert summary.suppression_errors == ["entry 3: a reason is required; entry ignored"]
-    listed = engine.findings(summary.scan_id, include_suppressed=True)
+    assert summary.trusted
+    assert summary.suppression_errors == [".security-scan.toml entry 3: a reason is required; entry ignored"]
+    listed = engine.findings(summary.scan_id, include_suppressed=True, owner=OWNER)
     hidden = {f.rule_id: f.suppression_reason for f in listed if f.suppressed}
     assert hidden == {"B307": "expression comes from a trusted config file", "B602": "commands are constants"}
-    assert all(not f.suppressed for f in engine.findings(summary.scan_id))
+    assert all(not f.suppressed for f in engine.findings(summary.scan_id, owner=OWNER))
 
 
 async def test_missing_scanners_are_unavailable_not_a_crash(tmp_path: Path, project: Path) -> None:
@@ -202,7 +211,9 @@ async def test_missing_scanners_are_unavailable_not_a_crash(tmp_path: Path, proj
         enabled=["semgrep", "checkov", "hadolint", "dependencies"],
     )
     engine = ScanEngine(settings)
-    summary = await engine.scan(project, scanners=["semgrep", "checkov", "hadolint", "dependencies"])
+    summary = await engine.scan(
+        project, scanners=["semgrep", "checkov", "hadolint", "dependencies"], owner=OWNER
+    )
     status = {r.name: r.status for r in summary.scanners}
     assert status == {"semgrep": "unavailable", "checkov": "unavailable", "hadolint": "ran",
                       "dependencies": "unavailable"}  # fmt: skip
@@ -215,22 +226,23 @@ async def test_missing_scanners_are_unavailable_not_a_crash(tmp_path: Path, proj
 async def test_a_scanner_past_its_time_limit_is_killed(tmp_path: Path, project: Path) -> None:
     engine = ScanEngine(SecurityScanSettings(cache_dir=tmp_path / "cache", scanner_timeout_s=0.5))
     with anyio.fail_after(60):
-        summary = await engine.scan(project, scanners=["checkov"])
+        summary = await engine.scan(project, scanners=["checkov"], owner=OWNER)
     run = summary.scanners[0]
     assert run.status == "timed_out"
     assert run.detail is not None
-    leftover = await anyio.run_process(["pgrep", "-f", f"checkov.*{project}"], check=False)
+    # scanners are handed the staged copies, which live under the cache folder
+    leftover = await anyio.run_process(["pgrep", "-f", f"checkov.*{tmp_path / 'cache'}"], check=False)
     assert leftover.stdout == b""
 
 
 async def test_unknown_scanner_and_unknown_ids_are_refused(settings: SecurityScanSettings) -> None:
     engine = ScanEngine(settings)
-    with pytest.raises(ScanError, match="unknown scanner"):
-        await engine.scan(CLEAN, scanners=["trivy"])
-    with pytest.raises(UnknownScan):
-        engine.findings("nope")
-    with pytest.raises(UnknownScan):
-        engine.finding("nope")
+    with pytest.raises(InvalidArgument, match="unknown scanner"):
+        await engine.scan(CLEAN, scanners=["trivy"], owner=OWNER)
+    with pytest.raises(NotFound):
+        engine.findings("nope", owner=OWNER)
+    with pytest.raises(NotFound):
+        engine.finding("nope", owner=OWNER)
 
 
 async def test_failing_scanner_is_reported_as_failed(tmp_path: Path, project: Path) -> None:
@@ -240,7 +252,7 @@ async def test_failing_scanner_is_reported_as_failed(tmp_path: Path, project: Pa
     )
     fake.chmod(0o755)
     settings = SecurityScanSettings(cache_dir=tmp_path / "cache", tool_paths={"bandit": fake})
-    summary = await ScanEngine(settings).scan(project, scanners=["bandit"])
+    summary = await ScanEngine(settings).scan(project, scanners=["bandit"], owner=OWNER)
     assert summary.scanners[0].status == "failed"
     assert "boom" in (summary.scanners[0].detail or "")
 
@@ -278,9 +290,9 @@ from servers.security_scan.settings import SecurityScanSettings
 
 async def main():
     engine = ScanEngine(SecurityScanSettings(cache_dir=Path(sys.argv[2])))
-    summary = await engine.scan(Path(sys.argv[1]))
+    summary = await engine.scan(Path(sys.argv[1]), owner="offline")
     print(json.dumps({"status": {r.name: r.status for r in summary.scanners},
-                      "ids": sorted(f.id for f in engine.findings(summary.scan_id))}))
+                      "ids": sorted(f.id for f in engine.findings(summary.scan_id, owner="offline"))}))
 anyio.run(main)
 """
 
@@ -289,8 +301,8 @@ async def test_a_scan_without_network_gives_the_same_findings(
     tmp_path: Path, settings: SecurityScanSettings
 ) -> None:
     online = ScanEngine(settings)
-    summary = await online.scan(VULNERABLE)
-    expected = sorted(f.id for f in online.findings(summary.scan_id))
+    summary = await online.scan(VULNERABLE, owner=OWNER)
+    expected = sorted(f.id for f in online.findings(summary.scan_id, owner=OWNER))
     require_program("unshare")
     probe = await anyio.run_process(["unshare", "--net", "true"], check=False)
     if probe.returncode != 0:
@@ -312,9 +324,9 @@ async def test_cancelling_a_scan_kills_the_scanner_processes(tmp_path: Path, pro
     for name in ("checkov", "semgrep"):
         assert (await engine.toolchain.tool(name)).path is not None  # versions probed before the clock starts
     with anyio.move_on_after(3) as scope:  # checkov needs far longer than this to scan
-        await engine.scan(project, scanners=["checkov", "semgrep"])
+        await engine.scan(project, scanners=["checkov", "semgrep"], owner=OWNER)
     assert scope.cancelled_caught
-    leftover = await anyio.run_process(["pgrep", "-f", str(project)], check=False)
+    leftover = await anyio.run_process(["pgrep", "-f", str(tmp_path / "cache")], check=False)
     assert leftover.stdout == b"", leftover.stdout
 
 
@@ -333,9 +345,9 @@ async def test_the_scanned_tree_cannot_hijack_a_scanner(
     monkeypatch.setenv("PYTHONPATH", ".")
     monkeypatch.chdir(project)
     engine = ScanEngine(settings)
-    summary = await engine.scan(project, scanners=["bandit", "semgrep", "detect-secrets"])
+    summary = await engine.scan(project, scanners=["bandit", "semgrep", "detect-secrets"], owner=OWNER)
     assert all(r.status in ("ran", "cached") for r in summary.scanners), summary.scanners
     assert not marker.exists()
-    rules = {(f.scanner, f.rule_id) for f in engine.findings(summary.scan_id)}
+    rules = {(f.scanner, f.rule_id) for f in engine.findings(summary.scan_id, owner=OWNER)}
     assert ("semgrep", "code.python.subprocess-shell-true") in rules
     assert ("bandit", "B605") in rules

@@ -18,7 +18,7 @@ from servers.security_scan.deps_ops import (
     parse_requirements,
     read_dependencies,
 )
-from servers.security_scan.tree_ops import collect
+from servers.security_scan.tree_ops import Limits, collect
 
 
 def test_requirements_pins_ranges_options_and_markers() -> None:
@@ -76,10 +76,13 @@ def test_lock_files() -> None:
 
 
 def test_read_dependencies_reports_unparseable_files(tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("requests==2.19.0\n")
-    (tmp_path / "pyproject.toml").write_text("[project\nbroken")
-    (tmp_path / "app.py").write_text("import requests\n")
-    tree = collect(tmp_path, max_file_bytes=10_000, max_files=10, exclude_dirs=[])
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "requirements.txt").write_text("requests==2.19.0\n")
+    (root / "pyproject.toml").write_text("[project\nbroken")
+    (root / "app.py").write_text("import requests\n")
+    (tmp_path / "stage").mkdir()
+    tree = collect(root, stage=tmp_path / "stage", limits=Limits(max_file_bytes=10_000, max_files=10))
     deps, read, broken = read_dependencies(tree.files)
     assert [(d.name, d.version) for d in deps] == [("requests", "2.19.0")]
     assert (read, broken) == (["requirements.txt"], ["pyproject.toml"])

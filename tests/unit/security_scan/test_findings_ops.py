@@ -1,4 +1,4 @@
-"""Normalised findings: fingerprints that survive line shifts, redacted snippets, suppressions."""
+"""Normalised findings: fingerprints that survive line shifts, redacted snippets."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.security_scan.findings_ops import (
-    Suppression,
-    apply_suppressions,
-    load_suppressions,
-    normalise,
-    redact,
-)
+from servers.security_scan.findings_ops import normalise, redact
 from servers.security_scan.scanner_specs import RawFinding
 
 
@@ -98,78 +92,3 @@ def test_a_secret_line_is_masked_entirely(tmp_path: Path) -> None:
     finding = normalise("detect-secrets", [raw], _files(tmp_path, "c.py"))[0]
     assert "Zx9q2Wv8Lp4t" not in finding.snippet
     assert finding.snippet.startswith("db = connect(dsn=")
-
-
-def test_suppressions_need_a_reason(tmp_path: Path) -> None:
-    file = tmp_path / ".security-scan.toml"
-    file.write_text(
-        """
-[[suppress]]
-rule = "B602"
-reason = "commands are constants"
-
-[[suppress]]
-rule = "B307"
-
-[[suppress]]
-reason = "neither rule nor fingerprint"
-
-[[suppress]]
-rule = "*"
-reason = "everything everywhere"
-
-[[suppress]]
-rule = "*"
-path = "tests/fixtures/*"
-reason = "planted issues"
-
-[[suppress]]
-fingerprint = "abc123"
-reason = "reviewed"
-"""
-    )
-    rules, errors = load_suppressions(file)
-    assert [(r.rule, r.fingerprint, r.path) for r in rules] == [
-        ("B602", None, None),
-        ("*", None, "tests/fixtures/*"),
-        (None, "abc123", None),
-    ]
-    assert len(errors) == 3
-    assert any("reason is required" in e for e in errors)
-
-
-@pytest.mark.parametrize("content", ["not toml [[[", "suppress = 3", "suppress = [1]"])
-def test_broken_suppression_files_are_reported(tmp_path: Path, content: str) -> None:
-    file = tmp_path / ".security-scan.toml"
-    file.write_text(content)
-    rules, errors = load_suppressions(file)
-    assert rules == []
-    assert errors
-
-
-def test_missing_suppression_file_is_fine(tmp_path: Path) -> None:
-    assert load_suppressions(tmp_path / "absent.toml") == ([], [])
-
-
-def test_suppressed_findings_are_kept_and_marked(tmp_path: Path) -> None:
-    (tmp_path / "a.py").write_text("eval(x)\nos.system(y)\n")
-    (tmp_path / "b.py").write_text("eval(x)\n")
-    files = _files(tmp_path, "a.py", "b.py")
-    found = normalise(
-        "bandit",
-        [
-            _raw(str(tmp_path / "a.py"), 1, "B307"),
-            _raw(str(tmp_path / "a.py"), 2),
-            _raw(str(tmp_path / "b.py"), 1, "B307"),
-        ],
-        files,
-    )
-    by_fp = Suppression(reason="reviewed", fingerprint=found[1].id)
-    by_rule_path = Suppression(reason="legacy", rule="B307", path="b.*")
-    out = apply_suppressions(found, [by_fp, by_rule_path])
-    assert len(out) == 3
-    assert [(f.path, f.rule_id, f.suppressed, f.suppression_reason) for f in out] == [
-        ("a.py", "B307", False, None),
-        ("a.py", "B602", True, "reviewed"),
-        ("b.py", "B307", True, "legacy"),
-    ]

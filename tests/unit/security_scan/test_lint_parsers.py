@@ -25,7 +25,7 @@ SHELLCHECK_OUT = (
 
 
 def test_hadolint_findings_take_the_catalog_first_and_the_level_otherwise() -> None:
-    pinned, quoted, workdir = SCANNERS["hadolint"].parse(HADOLINT_OUT)
+    pinned, quoted, workdir = SCANNERS["hadolint"].parse(HADOLINT_OUT).findings
     assert pinned == RawFinding(
         path="Dockerfile",
         rule_id="DL3007",
@@ -50,11 +50,11 @@ def test_hadolint_findings_take_the_catalog_first_and_the_level_otherwise() -> N
 
 
 def test_hadolint_output_that_is_not_a_list_has_no_findings() -> None:
-    assert SCANNERS["hadolint"].parse(b'{"unexpected": true}') == []
+    assert SCANNERS["hadolint"].parse(b'{"unexpected": true}').findings == []
 
 
 def test_shellcheck_findings_name_the_sc_rule_and_its_wiki_page() -> None:
-    unguarded, backticks = SCANNERS["shellcheck"].parse(SHELLCHECK_OUT)
+    unguarded, backticks = SCANNERS["shellcheck"].parse(SHELLCHECK_OUT).findings
     assert unguarded.rule_id == "SC2115"
     assert (unguarded.severity, unguarded.category, unguarded.cwe) == ("high", "shell", ("CWE-73",))
     assert unguarded.fix_hint.startswith('Use "${var:?}" so an empty variable')

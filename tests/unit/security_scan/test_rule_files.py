@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from servers.security_scan.scanner_specs import RULE_FILES, RULES_DIR, SCANNERS
+from servers.security_scan.scanner_specs import RULE_FILES, RULES_DIR, SCANNERS, Invocation
 from servers.security_scan.tree_ops import classify
 
 SEVERITIES = {"ERROR", "WARNING", "INFO"}
@@ -52,7 +52,7 @@ def test_rule_ids_are_unique_across_files() -> None:
 
 
 def test_semgrep_gets_every_rule_file_and_offline_flags() -> None:
-    argv = SCANNERS["semgrep"].argv("semgrep", ["/p/a.js", "/p/b.go"], "/p")
+    argv = SCANNERS["semgrep"].argv(Invocation("semgrep", ["/p/a.js", "/p/b.go"], "/p", Path("/cfg")))
     configs = [argv[n + 1] for n, arg in enumerate(argv) if arg == "--config"]
     assert configs == [str(p) for p in RULE_FILES]
     assert {"--metrics=off", "--disable-version-check"} <= set(argv)
@@ -107,7 +107,7 @@ def _semgrep_output(check_id: str, meta: dict[str, Any], severity: str) -> bytes
 )  # fmt: skip
 def test_semgrep_rule_ids_lose_the_rules_folder_prefix(check_id: str, rule: str) -> None:
     meta = {"cwe": ["CWE-328"], "category": "crypto", "fix": "Use sha256."}
-    [raw] = SCANNERS["semgrep"].parse(_semgrep_output(check_id, meta, "WARNING"))
+    [raw] = SCANNERS["semgrep"].parse(_semgrep_output(check_id, meta, "WARNING")).findings
     assert (raw.rule_id, raw.severity, raw.category, raw.cwe, raw.fix_hint, raw.line) == (
         rule, "medium", "crypto", ("CWE-328",), "Use sha256.", 7,
     )  # fmt: skip
@@ -115,5 +115,9 @@ def test_semgrep_rule_ids_lose_the_rules_folder_prefix(check_id: str, rule: str)
 
 def test_a_rule_severity_override_wins_over_semgreps_level() -> None:
     meta = {"cwe": ["CWE-78"], "category": "injection", "fix": "f", "severity": "critical"}
-    [raw] = SCANNERS["semgrep"].parse(_semgrep_output("x.rules.code.go.exec-shell-non-literal", meta, "INFO"))
+    [raw] = (
+        SCANNERS["semgrep"]
+        .parse(_semgrep_output("x.rules.code.go.exec-shell-non-literal", meta, "INFO"))
+        .findings
+    )
     assert raw.severity == "critical"

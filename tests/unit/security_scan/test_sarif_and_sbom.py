@@ -17,7 +17,7 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "fixtures" / "sarif-schema-2.1.
 
 def _summary(root: str) -> ScanSummary:
     return ScanSummary(
-        scan_id="s1", target=root, root=root, duration_s=1.0, files_scanned=2, total=2,
+        scan_id="s1", target=root, root=root, duration_s=1.0, files_scanned=2, total=2, complete=False,
         scanners=[
             ScannerRun(name="bandit", status="ran", version="1.9.4"),
             ScannerRun(name="checkov", status="cached", version="3.3.30"),

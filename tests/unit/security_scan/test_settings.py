@@ -32,3 +32,14 @@ def test_explicit_locations_win(tmp_path: Path) -> None:
 def test_invalid_settings_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         SecurityScanSettings.model_validate(bad)
+
+
+def test_by_default_no_scanned_tree_is_trusted_and_no_operator_file_applies() -> None:
+    settings = SecurityScanSettings()
+    assert (settings.trusted_roots, settings.operator_suppressions) == ([], None)
+
+
+@pytest.mark.parametrize("name", ["../escape.toml", "sub/.security-scan.toml", "a\\b", "nul\x00"])
+def test_the_suppression_file_is_a_plain_name_at_the_root(name: str) -> None:
+    with pytest.raises(ValidationError):
+        SecurityScanSettings(suppression_file=name)
