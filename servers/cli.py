@@ -235,7 +235,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from shared.audit import verify
+    from shared.audit_verify import verify
 
     key: bytes | None = None
     if args.config:

@@ -5,7 +5,8 @@ clipped preview of them, the outcome, the latency, the previous line's hash and 
 
     hash = H(prev_hash || canonical JSON of the line without "hash")
 
-with H = SHA-256, or HMAC-SHA-256 when a key is configured. What `verify` can and cannot tell:
+with H = SHA-256, or HMAC-SHA-256 when a key is configured. What `shared.audit_verify.verify` can
+and cannot tell:
 
 - An edited line, a line inserted anywhere, lines removed from the start or the middle: found,
   and the first such line named.
@@ -28,11 +29,10 @@ import hmac
 import json
 import os
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Final, Literal
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import anyio
 
@@ -42,7 +42,7 @@ from shared.output import clip, redact, redact_data
 if TYPE_CHECKING:
     from shared.settings import AuditSettings
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "VerifyResult", "canonical_json", "verify"]
+__all__ = ["GENESIS", "AuditError", "AuditLog", "canonical_bytes", "canonical_json", "chain_hash"]
 
 GENESIS: Final = "0" * 64
 FORMAT_VERSION: Final = 1
@@ -63,7 +63,8 @@ def _digest(key: bytes | None, data: str) -> str:
     return hmac.new(key, data.encode(), hashlib.sha256).hexdigest()
 
 
-def _line_hash(key: bytes | None, record: dict[str, Any]) -> str:
+def chain_hash(key: bytes | None, record: dict[str, Any]) -> str:
+    """The hash a line holding `record` must carry (its `prev_hash` and canonical body)."""
     body = {k: v for k, v in record.items() if k != "hash"}
     return _digest(key, str(record.get("prev_hash", "")) + canonical_json(body))
 
@@ -73,7 +74,7 @@ def _stored_line(body: str, line_hash: str) -> bytes:
     return f'{body[:-1]},"hash":"{line_hash}"}}\n'.encode()
 
 
-def _canonical_bytes(record: dict[str, Any]) -> bytes:
+def canonical_bytes(record: dict[str, Any]) -> bytes:
     """The only bytes a line holding `record` may have (what `record()` wrote)."""
     body = canonical_json({k: v for k, v in record.items() if k != "hash"})
     return _stored_line(body, str(record["hash"]))
@@ -299,134 +300,3 @@ def _read_tail(handle: IO[bytes]) -> tuple[int, str]:
         raise AuditError(
             "the audit log's last line is not an audit record; run `code-mcp audit verify`"
         ) from None
-
-
-# --------------------------------------------------------------------------- verify
-
-Problem = Literal["altered", "inserted", "removed", "malformed", "truncated"]
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    """What `verify` found. `line` is 1-based; `head` is `seq:hash` of the last good line."""
-
-    ok: bool
-    lines: int
-    head: str
-    line: int | None = None
-    problem: Problem | None = None
-    message: str = "chain intact"
-
-
-def verify(path: Path | str, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyResult:
-    """Check the chain of an audit file and name the first line that was altered, inserted or removed.
-
-    Args:
-        key: the HMAC key the log was written with (None for plain SHA-256).
-        expect_head: `seq:hash` recorded elsewhere earlier; if the file no longer contains that
-            line, lines were cut off at the end (or the chain was rewritten).
-    """
-    with Path(path).open("rb") as handle:
-        raw_lines = handle.readlines()
-    seen: dict[str, int] = {GENESIS: 0}  # hash -> line number
-    seqs: list[int] = [0]  # line number -> seq
-    hashes: list[str] = [GENESIS]  # line number -> hash
-    for number, raw in enumerate(raw_lines, start=1):
-        prev_hash, prev_seq = hashes[-1], seqs[-1]
-        record = _parse(raw)
-        if record is None:
-            what = "is incomplete (no newline)" if not raw.endswith(b"\n") else "is not a valid audit record"
-            return _bad(number - 1, prev_seq, prev_hash, number, "malformed", what)
-        seq, line_hash, claimed_prev = record["seq"], record["hash"], record["prev_hash"]
-        follower = _parse(raw_lines[number]) if number < len(raw_lines) else None
-        # The next line continues the chain from the line before this one: this one does not belong.
-        skipped = follower is not None and follower["prev_hash"] == prev_hash
-        if _line_hash(key, record) != line_hash:
-            if skipped:
-                return _bad(number - 1, prev_seq, prev_hash, number, "inserted", "was inserted")
-            return _bad(
-                number - 1, prev_seq, prev_hash, number, "altered", "was altered (its hash does not match)"
-            )
-        if line_hash in seen:
-            what = f"was inserted (it repeats line {seen[line_hash]})"
-            return _bad(number - 1, prev_seq, prev_hash, number, "inserted", what)
-        if claimed_prev != prev_hash:
-            return _chain_break(number, seq, claimed_prev, skipped, seen, seqs, hashes)
-        if seq != prev_seq + 1:
-            return _bad(
-                number - 1, prev_seq, prev_hash, number, "altered", f"has seq {seq}, expected {prev_seq + 1}"
-            )
-        if raw != _canonical_bytes(record):
-            # The hash covers the parsed values; the bytes must be exactly what was written, or a
-            # reader could see other values (a duplicate key read first, escapes, reordering).
-            what = "was altered (its bytes are not the form the log writes: duplicate keys or re-encoding)"
-            return _bad(number - 1, prev_seq, prev_hash, number, "altered", what)
-        seen[line_hash] = number
-        seqs.append(seq)
-        hashes.append(line_hash)
-    count = len(raw_lines)
-    head = f"{seqs[-1]}:{hashes[-1]}"
-    if expect_head is not None and expect_head != head:
-        exp_seq, _, exp_hash = expect_head.partition(":")
-        if not (exp_seq.isdigit() and exp_hash in seen and seqs[seen[exp_hash]] == int(exp_seq)):
-            what = (
-                f"the expected head {expect_head} is not in the file: lines were cut off at the end "
-                "or the chain was rewritten"
-            )
-            return VerifyResult(False, count, head, count + 1, "truncated", what)
-    return VerifyResult(True, count, head)
-
-
-def _chain_break(
-    number: int,
-    seq: int,
-    claimed_prev: str,
-    skipped: bool,
-    seen: dict[str, int],
-    seqs: list[int],
-    hashes: list[str],
-) -> VerifyResult:
-    """Line `number` is well formed but does not link to the line before it: say why."""
-    prev_hash, prev_seq = hashes[-1], seqs[-1]
-    if skipped:
-        return _bad(number - 1, prev_seq, prev_hash, number, "inserted", "was inserted")
-    if claimed_prev in seen:
-        first = seen[claimed_prev] + 1
-        what = f"was inserted (line {number} continues the chain from line {first - 1})"
-        return _bad(first - 1, seqs[first - 1], claimed_prev, first, "inserted", what)
-    if seq > prev_seq + 1:
-        what = (
-            f"follows a gap: {seq - prev_seq - 1} line(s) with seq {prev_seq + 1}..{seq - 1} "
-            "were removed before it"
-        )
-        return _bad(number - 1, prev_seq, prev_hash, number, "removed", what)
-    if number > 1:
-        what = f"was altered and re-hashed (line {number} recorded another hash for it)"
-        return _bad(number - 2, seqs[-2], hashes[-2], number - 1, "altered", what)
-    return _bad(0, 0, GENESIS, 1, "removed", "does not start the chain: lines were removed before it")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("duplicate keys")
-    return dict(pairs)
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    """A complete line holding an audit record's chain fields (no duplicate keys), or None."""
-    if not raw.endswith(b"\n"):
-        return None
-    try:
-        record = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or type(record.get("seq")) is not int:
-        return None
-    if not isinstance(record.get("hash"), str) or not isinstance(record.get("prev_hash"), str):
-        return None
-    return record
-
-
-def _bad(good: int, seq: int, head: str, line: int, problem: Problem, what: str) -> VerifyResult:
-    return VerifyResult(False, good, f"{seq}:{head}", line, problem, f"line {line} {what}")

@@ -13,13 +13,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Final, Generic, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from pydantic_core import to_json
+from pydantic_core import to_json, to_jsonable_python
 
 from shared.calls import active_call
 from shared.errors import InvalidArgument
@@ -94,7 +95,7 @@ def paginate(
     start: int = 0,
     limit: int | None = None,
     budget: OutputBudget,
-    cursor_at: Pager | None = None,
+    cursor_at: Callable[[int], str] | None = None,
 ) -> Page[T]:
     """Cut `items` into a page within the budget, from `start`.
 
@@ -129,7 +130,7 @@ def paginate(
     return Page[T](
         items=rows,
         total=len(items),
-        next_cursor=cursor_at.cursor_at(end) if more and cursor_at is not None else None,
+        next_cursor=cursor_at(end) if more and cursor_at is not None else None,
         truncated=more,
         note=note,
     )
@@ -137,34 +138,45 @@ def paginate(
 
 @dataclass(frozen=True, slots=True)
 class Pager:
-    """Paging for the call in progress: its cursor and limit, its scope, the budget and the codec."""
+    """Paging for the call in progress: its cursor and limit, what the query is, the budget, the codec.
+
+    `owner` names the tool and the caller; `query` holds every other argument of the call (cursor
+    and limit aside). Together they are the scope a cursor is bound to.
+    """
 
     codec: CursorCodec
     budget: OutputBudget
-    scope: str
+    owner: str
+    query: Mapping[str, Any]
     cursor: str | None = None
     limit: int | None = None
 
-    def start(self) -> int:
+    def scope(self, resolved: Mapping[str, Any] | None = None) -> str:
+        """The query a cursor stands for; `resolved` values replace the arguments they resolve."""
+        query = {**self.query, **(resolved or {})}
+        return f"{self.owner}\x1f{json.dumps(to_jsonable_python(query, fallback=str), sort_keys=True)}"
+
+    def start(self, resolved: Mapping[str, Any] | None = None) -> int:
         """Where this call's cursor says to start (0 without one)."""
-        return 0 if self.cursor is None else self.codec.decode(self.cursor, self.scope)
+        return 0 if self.cursor is None else self.codec.decode(self.cursor, self.scope(resolved))
 
-    def cursor_at(self, offset: int) -> str:
+    def cursor_at(self, offset: int, resolved: Mapping[str, Any] | None = None) -> str:
         """A cursor that continues this same query at `offset`."""
-        return self.codec.encode(offset, self.scope)
+        return self.codec.encode(offset, self.scope(resolved))
 
-    def page(self, items: Sequence[T], *, resolved: str = "") -> Page[T]:
+    def page(self, items: Sequence[T], *, resolved: Mapping[str, Any] | None = None) -> Page[T]:
         """The page of `items` this call asked for.
 
-        `resolved` adds what the arguments alone do not pin down (a relative time resolved to an
-        instant, a default endpoint), so a cursor only continues the very same query.
+        `resolved` gives the arguments as the tool resolved them (a relative time as an instant, the
+        default endpoint by name): a cursor then continues the same query whether the next call
+        repeats the argument or passes the resolved value, and never a different one.
         """
-        bound = (
-            self
-            if not resolved
-            else Pager(self.codec, self.budget, f"{self.scope}\x1f{resolved}", self.cursor, self.limit)
-        )
-        return paginate(items, start=bound.start(), limit=self.limit, budget=self.budget, cursor_at=bound)
+        scope = self.scope(resolved)
+        start = 0 if self.cursor is None else self.codec.decode(self.cursor, scope)
+        return paginate(
+            items, start=start, limit=self.limit, budget=self.budget,
+            cursor_at=lambda end: self.codec.encode(end, scope),
+        )  # fmt: skip
 
 
 def pager() -> Pager:
@@ -175,7 +187,7 @@ def pager() -> Pager:
     return found
 
 
-def page(items: Sequence[T], *, resolved: str = "") -> Page[T]:
+def page(items: Sequence[T], *, resolved: Mapping[str, Any] | None = None) -> Page[T]:
     """The page of `items` the tool call in progress asked for (its `cursor` and `limit` arguments).
 
     `resolved`: see `Pager.page`.

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, get_type_hints
@@ -35,12 +34,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
 
 from shared.calls import active_call
 from shared.errors import ToolFailure
 from shared.guard import Guard, GuardedTool
-from shared.identity import Identity
 from shared.output import OutputBudget
 from shared.paging import CursorCodec, Pager
 from shared.policy import Policy
@@ -57,14 +54,6 @@ _PAGING_ARGS: Final = frozenset({"cursor", "limit"})
 Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]]
 
 log = structlog.get_logger("code_mcp.toolkit")
-
-
-def _call_scope(tool: str, arguments: Mapping[str, Any], identity: Identity) -> str:
-    """What a cursor is bound to: the tool, every argument but `cursor`/`limit`, and the caller."""
-    query = {k: to_jsonable_python(v, fallback=str) for k, v in arguments.items() if k not in _PAGING_ARGS}
-    return "\x1f".join(
-        (tool, f"{identity.method}:{identity.subject}", json.dumps(query, sort_keys=True, default=str))
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +208,10 @@ def _pipeline(fn: Callable[..., Any], spec: _Spec, budget: OutputBudget, cursors
     async def tool(**kwargs: Any) -> Any:
         call = active_call()
         arguments = {k: v for k, v in kwargs.items() if k not in spec.context_args}
+        query = {k: v for k, v in arguments.items() if k not in _PAGING_ARGS}
+        owner = f"{spec.name}\x1f{call.identity.method}:{call.identity.subject}"
         call.pager = Pager(
-            cursors,
-            budget,
-            _call_scope(spec.name, arguments, call.identity),
-            cursor=kwargs.get("cursor"),
-            limit=kwargs.get("limit"),
+            cursors, budget, owner, query, cursor=kwargs.get("cursor"), limit=kwargs.get("limit")
         )
         try:
             if spec.blocking:

@@ -9,8 +9,9 @@ import pytest
 from tests.support.connect import TRANSPORTS, Connector, TransportName
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """Every async test and fixture (of any scope) runs on asyncio; the one definition of the backend."""
     return "asyncio"
 
 

@@ -20,11 +20,6 @@ from tests.integration.deployment.k8s_cluster import KubeCluster, kube_cluster
 from tests.support.services import wait_until
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
     with docker_engine(tmp_path_factory.mktemp("dockerd")) as running:

@@ -12,11 +12,6 @@ from tests.integration.experts.llama_server import LlamaServer, llama_server
 FAKE_KEY = "sk-fake-SECRET-0123456789abcdef"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def _fake_session() -> Iterator[FakeProviders]:
     with fake_providers(key=FAKE_KEY) as fake:

@@ -12,7 +12,8 @@ from typing import Any
 import anyio
 import pytest
 
-from shared.audit import GENESIS, AuditError, AuditLog, canonical_json, verify
+from shared.audit import GENESIS, AuditError, AuditLog, canonical_json
+from shared.audit_verify import verify
 from shared.calls import CallRecord
 from shared.identity import Identity
 from shared.settings import AuditSettings

@@ -19,8 +19,8 @@ class Item(BaseModel):
     name: str
 
 
-def pager(scope: str = "q", cursor: str | None = None, limit: int | None = None, **budget: int) -> Pager:
-    return Pager(CODEC, OutputBudget(**budget), scope, cursor, limit)
+def pager(cursor: str | None = None, limit: int | None = None, **budget: int) -> Pager:
+    return Pager(CODEC, OutputBudget(**budget), "tool\x1fcaller", {"q": 1}, cursor, limit)
 
 
 def test_a_pager_walks_every_item_once_with_cursors() -> None:
@@ -93,7 +93,7 @@ def forged(offset: int) -> str:
         base64.urlsafe_b64encode(b'{"o":1,"s":"x"}').decode(),
         "ñ" * 30,
         forged(5),
-        CursorCodec(b"another key, another process").encode(5, "q"),
+        CursorCodec(b"another key, another process").encode(5, pager().scope()),
         CODEC.encode(5, "another query"),
     ],
     ids=[
@@ -115,14 +115,18 @@ def test_bad_forged_and_foreign_cursors_are_invalid_arguments(cursor: str) -> No
 def test_a_cursor_round_trips_and_one_past_the_end_is_refused() -> None:
     assert CODEC.decode(CODEC.encode(7, "s"), "s") == 7
     with pytest.raises(InvalidArgument, match="past the end"):
-        pager(cursor=CODEC.encode(3, "q")).page([1, 2])
+        pager(cursor=CODEC.encode(3, pager().scope())).page([1, 2])
     with pytest.raises(InvalidArgument, match="limit"):
         pager(limit=0).page([1, 2])
 
 
-def test_resolved_values_bind_the_cursor_too() -> None:
-    first = pager(limit=1).page([1, 2, 3], resolved="start=100")
+def test_resolved_values_bind_the_cursor_and_stand_in_for_their_argument() -> None:
+    def call(start: str, resolved: int, cursor: str | None = None) -> Page[int]:
+        paging = Pager(CODEC, OutputBudget(), "range\x1fcaller", {"start": start}, cursor, 1)
+        return paging.page([1, 2, 3], resolved={"start": resolved})
+
+    first = call("now-1m", 100)
     assert first.next_cursor is not None
-    assert pager(cursor=first.next_cursor, limit=1).page([1, 2, 3], resolved="start=100").items == [2]
+    assert call("1970-01-01T00:01:40Z", 100, first.next_cursor).items == [2]  # the resolved value passed back
     with pytest.raises(InvalidArgument, match="another query"):
-        pager(cursor=first.next_cursor, limit=1).page([1, 2, 3], resolved="start=160")
+        call("now-1m", 160, first.next_cursor)  # the same words, another instant
