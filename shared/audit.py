@@ -37,7 +37,8 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import anyio
 
 from shared.calls import CallRecord
-from shared.output import clip, redact, redact_data
+from shared.output import clip
+from shared.redaction import redact_data, redact_text
 
 if TYPE_CHECKING:
     from shared.settings import AuditSettings
@@ -213,7 +214,7 @@ class AuditLog:
             "outcome": call.outcome,
             "latency_ms": round(call.latency_s * 1000, 3),
             "request_id": call.request_id,
-            "detail": clip(redact(call.detail), 500)[0] if call.detail is not None else None,
+            "detail": clip(redact_text(call.detail), 500)[0] if call.detail is not None else None,
         }
         with self._cond:
             if self._error is not None:

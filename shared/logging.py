@@ -21,7 +21,7 @@ from typing import IO, Any, Final, cast
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-from shared.output import redact, redact_data
+from shared.redaction import redact_data, redact_text
 
 __all__ = [
     "configure_logging",
@@ -63,7 +63,7 @@ def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict
     redacted: MutableMapping[str, Any] = {}
     for key, value in event_dict.items():
         if key in _KEEP:
-            redacted[key] = redact(value) if isinstance(value, str) else value
+            redacted[key] = redact_text(value) if isinstance(value, str) else value
         else:
             redacted[key] = redact_data({key: value})[key] if not isinstance(value, BaseException) else value
     return dict(redacted)

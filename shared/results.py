@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from shared.errors import PermissionDenied, RateLimited, ToolFailure
-from shared.output import OutputBudget, fit, redact, redact_data
+from shared.output import OutputBudget, fit
 from shared.ratelimit import retry_after_seconds
+from shared.redaction import redact_data, redact_text
 
 __all__ = ["REFUSAL_META", "crash", "failure", "outcome_of", "refusal", "render_text", "success"]
 
@@ -55,7 +56,7 @@ def success(value: Any, *, budget: OutputBudget) -> CallToolResult:
 
 def refusal(message: str, *, reason: str, retry_after_ms: int | None = None) -> CallToolResult:
     """A tool error the model can act on; the reason (and retry delay) also travel as data."""
-    text = redact(message)
+    text = redact_text(message)
     data: dict[str, Any] = {"error": reason, "message": text}
     if retry_after_ms is not None:
         data["retry_after_ms"] = retry_after_ms

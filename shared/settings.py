@@ -36,8 +36,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from shared.auth_settings import AuthSettings
 from shared.errors import ConfigError
-from shared.output import redact as redact_text
 from shared.policy_settings import DEFAULT_ROLES, PolicySettings
+from shared.redaction import redact_text
 
 __all__ = [
     "ENV_PREFIX",

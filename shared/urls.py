@@ -23,9 +23,9 @@ from shared.errors import InvalidArgument
 __all__ = [
     "METADATA_ADDRESSES",
     "METADATA_HOSTNAMES",
+    "ResolvedUrl",
     "UrlRule",
     "address_problem",
-    "ResolvedUrl",
     "check_url",
     "check_url_resolved",
     "resolve_url",

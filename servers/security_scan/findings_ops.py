@@ -10,36 +10,21 @@ from pathlib import Path
 
 from servers.security_scan.models import Finding
 from servers.security_scan.scanner_specs import RawFinding
+from shared.redaction import REDACTED, redact_text
 
 SNIPPET_CHARS = 200
 _SPACE = re.compile(r"\s+")
-_SECRET_PATTERNS = (
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*", re.S),
-    re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),
-    re.compile(r"(?i)\b(bearer)\s+[\w.~+/-]{8,}=*"),
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[\w-]{10,}|sk-[A-Za-z0-9_-]{20,})"),
-    re.compile(
-        r"(?i)((?:password|passwd|secret|token|api_?key|access_?key)\w*\s*[:=]\s*)(['\"]?)[^\s'\"]{4,}\2"
-    ),
-)
 _QUOTED = re.compile(r"(['\"])(?:(?!\1).){4,}\1")
 _ASSIGNED = re.compile(r"([:=]\s*)[\w+/.~=-]{8,}")
-MASK = "***REDACTED***"
 
 
 def redact(text: str, *, secret_line: bool = False) -> str:
-    """Mask anything that looks like a secret; on a line a secret scanner flagged, mask every value."""
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups >= 2:
-            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
-        elif pattern.groups == 1:
-            text = pattern.sub(lambda m: f"{m.group(1)} {MASK}", text)
-        else:
-            text = pattern.sub(MASK, text)
+    """The suite's redaction (`shared.redaction`); on a line a secret scanner flagged, every quoted
+    or assigned value is masked too (the scanner saw a secret there, whatever its shape)."""
+    text = redact_text(text)
     if secret_line:
-        text = _QUOTED.sub(lambda m: f"{m.group(1)}{MASK}{m.group(1)}", text)
-        text = _ASSIGNED.sub(lambda m: f"{m.group(1)}{MASK}", text)
+        text = _QUOTED.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(1)}", text)
+        text = _ASSIGNED.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return text
 
 

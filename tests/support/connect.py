@@ -68,12 +68,12 @@ def subprocess_env() -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serve_app(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
+async def serve_app(
+    app: Starlette, port: int | None = None, *, host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port in this event loop; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
@@ -81,7 +81,7 @@ async def serve_app(app: Starlette, port: int | None = None) -> AsyncIterator[st
             while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
                 await anyio.sleep(0.01)
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://{host}:{port}"
         finally:
             server.should_exit = True
 
