@@ -22,10 +22,11 @@ import anyio
 
 from shared.audit import AuditLog, canonical_json
 from shared.identity import Identity
-from shared.output import OutputBudget, redact, redact_data
+from shared.output import OutputBudget
 from shared.paging import paginate
 from shared.policy import Policy
 from shared.policy_settings import PolicySettings
+from shared.redaction import redact_data, redact_text
 from shared.validation import image_ref, k8s_name
 
 WHO = Identity("bench", "viewer", "local")
@@ -51,9 +52,9 @@ def micro() -> None:
     image = "registry.example.com:5000/team/app:v1.2"
     row("image_ref", per_call_us(lambda: image_ref(image)), per_call_us(lambda: image.isascii()))
     clean = "deployment web in namespace default has 3 ready replicas\n" * 20
-    row("redact (1 KiB, nothing to redact)", per_call_us(lambda: redact(clean)), per_call_us(clean.lower))
+    row("redact (1 KiB, nothing to redact)", per_call_us(lambda: redact_text(clean)), per_call_us(clean.lower))
     dirty = clean + "Authorization: Bearer abcdefghijklmnopqrstuvwxyz password=hunter2\n"
-    row("redact (1 KiB, two secrets)", per_call_us(lambda: redact(dirty)), per_call_us(dirty.lower))
+    row("redact (1 KiB, two secrets)", per_call_us(lambda: redact_text(dirty)), per_call_us(dirty.lower))
     row("redact_data (4 arguments)", per_call_us(lambda: redact_data(ARGS)), per_call_us(lambda: dict(ARGS)))
     items = [{"name": f"pod-{i}", "phase": "Running"} for i in range(1000)]
     budget = OutputBudget()

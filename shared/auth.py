@@ -160,6 +160,7 @@ class BearerVerifier:
                 "method": "jwt",
                 "iss": claims["iss"],
                 "servers": _servers_of(claims, rules.servers_claim),
+                "groups": _listed(claims.get(rules.groups_claim)) if rules.groups_claim else [],
             },
         )
 
@@ -174,9 +175,11 @@ class BearerVerifier:
 
 def _servers_of(claims: dict[str, Any], claim: str | None) -> list[str] | None:
     """The servers a token opens: every one without `servers_claim`; else those the claim lists."""
-    if claim is None:
-        return None
-    raw = claims.get(claim)
+    return None if claim is None else _listed(claims.get(claim))
+
+
+def _listed(raw: Any) -> list[str]:
+    """A claim holding names: a space-separated string or a list (anything else names none)."""
     if isinstance(raw, str):
         return raw.split()
     if isinstance(raw, list):
@@ -213,12 +216,14 @@ def identity_from_token(token: AccessToken) -> Identity:
     claims = token.claims or {}
     method = claims.get("method")
     servers = claims.get("servers")
+    groups = claims.get("groups")
     return Identity(
         subject=token.subject or token.client_id,
         role=str(claims.get("role", "")),
         method="jwt" if method == "jwt" else "api_key",
         scopes=frozenset(token.scopes),
         servers=frozenset(servers) if isinstance(servers, list) else None,
+        groups=frozenset(groups) if isinstance(groups, list) else frozenset(),
     )
 
 

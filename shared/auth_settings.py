@@ -99,6 +99,11 @@ class JwtSettings(_Section):
         default=None, description="Role for tokens without a role claim; unset = such tokens are refused."
     )
     scope_claim: str = "scope"
+    groups_claim: str | None = Field(
+        default=None,
+        description="Claim listing the caller's groups (e.g. 'groups'); they can be passed on as Kubernetes "
+        "impersonation groups ([deployment.impersonation] group_prefix).",
+    )
     servers_claim: str | None = Field(
         default=None,
         description="Claim listing the servers of `serve suite` a token opens; unset = every server. "

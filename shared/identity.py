@@ -20,6 +20,8 @@ class Identity:
     scopes: frozenset[str] = field(default_factory=frozenset)
     servers: frozenset[str] | None = None
     """The servers this credential opens (None: all of them)."""
+    groups: frozenset[str] = field(default_factory=frozenset)
+    """Groups the identity provider vouches for (a JWT's `[auth.jwt] groups_claim`)."""
 
     def may_use(self, server: str) -> bool:
         """Whether this credential opens `server`."""

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from pydantic_core import to_json
 
-from shared.redaction import redact_data, redact_text
-
 if TYPE_CHECKING:
     from shared.settings import OutputSettings
 
-__all__ = ["OutputBudget", "clip", "fit", "redact", "redact_data"]
+__all__ = ["OutputBudget", "clip", "fit"]
 
 T = TypeVar("T")
 
@@ -122,7 +120,3 @@ def _collect(
                 strings.append((len(item), value, key))
         else:
             _collect(item, strings, lists, depth + 1)
-
-
-# Until every caller imports shared.redaction itself (the deployment modules in flight).
-redact = redact_text

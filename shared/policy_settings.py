@@ -124,6 +124,17 @@ DEFAULT_PROTECTED_NAMESPACES: Final = ("kube-system", "kube-public", "kube-node-
 
 _REGISTRY: Final = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 _TOOL_PATTERN: Final = re.compile(r"[a-z0-9_*?]{1,64}")
+_PROGRAM: Final = re.compile(r"/?[A-Za-z0-9._+][A-Za-z0-9._+-]*(/[A-Za-z0-9._+-]+)*")
+_INTERPRETER: Final = re.compile(r"(python|perl|ruby|php|lua|node|java|deno|bun|pwsh|osascript)[0-9.]*")
+# Programs whose arguments are a program of their own: never in the exec allowlist.
+_LAUNCHERS: Final = frozenset(
+    {
+        "sh", "bash", "dash", "zsh", "ash", "ksh", "csh", "tcsh", "fish", "busybox", "env", "xargs", "nice",
+        "nohup", "timeout", "sudo", "su", "doas", "chroot", "nsenter", "setsid", "stdbuf", "find", "awk",
+        "gawk", "sed", "script", "watch", "flock", "strace", "gdb", "vi", "vim", "less", "more", "tclsh",
+        "ionice", "taskset", "unshare", "runuser", "pkexec", "expect", "make", "tar", "git", "ssh", "scp",
+    }
+)  # fmt: skip
 _PERMISSION: Final = re.compile(r"\*|[a-z][a-z0-9_]*:(\*|[a-z][a-z0-9_]*)")
 
 
@@ -179,6 +190,16 @@ class PolicySettings(BaseModel):
         description="What every object a write tool sends to a cluster must pass: Pod Security Standards "
         "levels, Secret references, service accounts, cluster-scoped kinds.",
     )
+    chart_repositories: list[str] = Field(
+        default_factory=list,
+        description="Chart repositories (http(s) URL prefixes, the url_allowlist grammar) and OCI registries "
+        "('oci://host[:port]/path') Helm charts may be fetched from; empty = local charts only.",
+    )
+    k8s_exec_commands: list[str] = Field(
+        default_factory=list,
+        description="Programs (argv[0], a bare name or an absolute path) k8s_exec may run; empty = none. "
+        "Shells, interpreters and launchers are refused: their arguments are a program of their own.",
+    )
     tools_enabled: list[str] = Field(
         default_factory=list,
         description="Only these tools are registered (names or shell patterns such as 'k8s_*'), "
@@ -211,6 +232,29 @@ class PolicySettings(BaseModel):
                 raise ValueError(
                     f"image registry {entry!r} must be a host[:port] such as 'docker.io', "
                     "'registry.example.com:5000' or '*.example.com'"
+                )
+        return entries
+
+    @field_validator("chart_repositories")
+    @classmethod
+    def _valid_chart_sources(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            validation.UrlRule.parse(
+                "https://" + entry.removeprefix("oci://") if entry.startswith("oci://") else entry
+            )
+        return entries
+
+    @field_validator("k8s_exec_commands")
+    @classmethod
+    def _plain_programs(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if not _PROGRAM.fullmatch(entry):
+                raise ValueError(f"exec command {entry!r} must be a program name or absolute path")
+            base = entry.rsplit("/", 1)[-1]
+            if base in _LAUNCHERS or _INTERPRETER.fullmatch(base):
+                raise ValueError(
+                    f"exec command {entry!r} runs other programs from its arguments (a shell, an interpreter "
+                    "or a launcher): it would turn the allowlist into 'anything'"
                 )
         return entries
 

@@ -152,6 +152,20 @@ spec:
   logs:
   - logsFile: $DIR/pod.log
     follow: false
+---
+# Exec into a simulated container runs the program on this machine as nobody (kwok's local exec);
+# the tests only ever run what the exec allowlist admits.
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: all-pods
+spec:
+  execs:
+  - local:
+      workDir: /tmp
+      securityContext:
+        runAsUser: 65534
+        runAsGroup: 65534
 KWOK
 "$BIN/kwok" --config "$DIR/kwok.yaml" --kubeconfig "$DIR/kubeconfig" \
   --tls-cert-file "$pki/kubelet.crt" --tls-private-key-file "$pki/kubelet.key" \

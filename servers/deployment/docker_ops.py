@@ -1,13 +1,15 @@
-"""Docker domain logic: list, inspect, logs, stats, hardened run, stop/remove, build.
+"""Docker domain logic: list, inspect, logs, stats; hardened run; start, restart, stop, remove; pull
+and image removal. Builds are `docker_build.py`, networks and volumes `docker_resources.py`, the
+hardening itself `docker_hardening.py`.
 
-Blocking calls to the `docker` client; the server runs them through `anyio.to_thread`. Every
-input is validated here, at the boundary, before it reaches the engine.
+Blocking calls to the `docker` client; the kit runs the tools in worker threads. Every input is
+validated here, at the boundary, before it reaches the engine; every change to something that
+already exists asks the ownership ledger first.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,35 +19,40 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from servers.deployment.build_inputs import build_inputs
+from servers.deployment.docker_hardening import (
+    MANAGED_LABEL,
+    OWNER_LABEL,
+    container_ref,
+    memory_bytes,
+    run_kwargs,
+)
 from servers.deployment.models import (
-    BuiltImage,
     ContainerAction,
     ContainerInfo,
     ContainerLogs,
     ContainerStats,
     ContainerSummary,
     Hardening,
+    ImageAction,
     ImageSummary,
     RunSpec,
 )
 from servers.deployment.ownership import OwnershipLedger
 from servers.deployment.settings import DeploymentSettings
-from shared.errors import InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
-from shared.output import clip, redact
-from shared.validation import image_ref, no_nul, path_within
+from shared.errors import InvalidArgument, NotFound, UpstreamUnavailable
+from shared.output import clip
+from shared.redaction import redact_text
+from shared.validation import image_ref
 
-MANAGED_LABEL = "code.managed"
-OWNER_LABEL = "code.owner"
-
-_CONTAINER_REF = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
-_USER = re.compile(r"^[a-z_0-9][a-z0-9_.-]{0,31}(:[a-z_0-9][a-z0-9_.-]{0,31})?$")
-_MEMORY = re.compile(r"^([1-9][0-9]*)([bkmg])$")
-_STEP = re.compile(r"^Step (\d+)/(\d+) :")
-_UNITS = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
-
-ProgressCallback = Callable[[float, float | None, str], None]
+__all__ = [
+    "MANAGED_LABEL",
+    "OWNER_LABEL",
+    "DockerOps",
+    "DockerPolicy",
+    "container_ref",
+    "docker_errors",
+    "memory_bytes",
+]
 
 
 class DockerPolicy(Protocol):
@@ -58,22 +65,6 @@ class DockerPolicy(Protocol):
     def check_image_pull(self, image: str) -> str: ...
 
     def check_url(self, url: str) -> str: ...
-
-
-def memory_bytes(value: str) -> int:
-    """`256m` -> 268435456; `InvalidArgument` for anything else."""
-    match = _MEMORY.match(value.strip().lower())
-    if match is None:
-        raise InvalidArgument(f"memory limit {value!r} must look like 64m, 512m or 1g")
-    return int(match[1]) * _UNITS[match[2]]
-
-
-def container_ref(value: str) -> str:
-    """A container id or name."""
-    no_nul(value, what="container")
-    if not _CONTAINER_REF.match(value):
-        raise InvalidArgument(f"container {value[:80]!r} is not a container id or name; list them first")
-    return value
 
 
 @contextmanager
@@ -215,7 +206,7 @@ class DockerOps:
             raw = self.client.api.logs(
                 ref, stdout=True, stderr=True, tail=tail, since=since, timestamps=False
             )
-        text = redact(raw.decode("utf-8", errors="replace"))
+        text = redact_text(raw.decode("utf-8", errors="replace"))
         text, cut = clip(text, max_chars)
         return ContainerLogs(container=ref, text=text, lines=text.count("\n"), truncated=cut)
 
@@ -260,77 +251,6 @@ class DockerOps:
 
     # ------------------------------------------------------------------ writes
 
-    def _run_kwargs(self, spec: RunSpec, owner: str) -> dict[str, Any]:
-        """The engine arguments for `spec`, hardened; refuses what the policy does not allow."""
-        defaults = self.settings.run_defaults
-        if spec.privileged:
-            raise PermissionDenied(
-                "privileged containers are never started by this server; drop `privileged`"
-            )
-        image = image_ref(spec.image)
-        command = [no_nul(arg, what="command argument") for arg in spec.command]
-        for key, value in spec.env.items():
-            if not _ENV_NAME.match(key):
-                raise InvalidArgument(
-                    f"environment variable name {key[:60]!r} must match [A-Za-z_][A-Za-z0-9_]*"
-                )
-            no_nul(value, what=f"value of {key}")
-        name = container_ref(spec.name) if spec.name is not None else None
-        memory = memory_bytes(spec.memory or defaults.memory)
-        if memory > memory_bytes(defaults.max_memory) or memory < 6 * 2**20:
-            raise InvalidArgument(f"memory must be between 6m and {defaults.max_memory}")
-        cpus = spec.cpus if spec.cpus is not None else defaults.cpus
-        if cpus > defaults.max_cpus:
-            raise InvalidArgument(f"cpus must be at most {defaults.max_cpus}")
-        pids = spec.pids if spec.pids is not None else defaults.pids
-        if pids > defaults.max_pids:
-            raise InvalidArgument(f"pids must be at most {defaults.max_pids}")
-        network = spec.network or defaults.network_modes[0]
-        if network not in defaults.network_modes:
-            raise PermissionDenied(
-                f"network mode {network!r} is not allowed; use one of {', '.join(defaults.network_modes)}"
-            )
-        if spec.user is not None and not _USER.match(spec.user):
-            raise InvalidArgument("user must be a name or uid, optionally :group or :gid, e.g. 65534:65534")
-        ports: dict[str, tuple[str, int]] = {}
-        for container_port, host_port in spec.ports.items():
-            if not (0 < container_port < 65536 and 1024 <= host_port < 65536):
-                raise InvalidArgument("ports map a container port (1-65535) to a host port (1024-65535)")
-            ports[f"{container_port}/tcp"] = ("127.0.0.1", host_port)
-        if ports and network in ("none", "host"):
-            raise InvalidArgument(f"ports cannot be published with network mode {network!r}; use 'bridge'")
-        volumes: dict[str, dict[str, str]] = {}
-        for mount in spec.mounts:
-            source = self.policy.check_mount(mount.source)
-            target = no_nul(mount.target, what="mount target")
-            if not target.startswith("/") or ".." in Path(target).parts or ":" in target:
-                raise InvalidArgument(f"mount target {target!r} must be an absolute path without '..' or ':'")
-            volumes[str(source)] = {"bind": target, "mode": "ro" if mount.read_only else "rw"}
-        if spec.workdir is not None and not no_nul(spec.workdir, what="workdir").startswith("/"):
-            raise InvalidArgument("workdir must be an absolute path")
-        return {
-            "image": image,
-            "command": command or None,
-            "name": name,
-            "environment": dict(spec.env),
-            "ports": ports,
-            "volumes": volumes,
-            "user": spec.user,
-            "working_dir": spec.workdir,
-            "network_mode": network,
-            "labels": {MANAGED_LABEL: "true", OWNER_LABEL: owner[:63]},
-            "privileged": False,
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "mem_limit": memory,
-            "memswap_limit": memory,
-            "nano_cpus": int(cpus * 1e9),
-            "pids_limit": pids,
-            "read_only": spec.read_only,
-            "init": False,
-            "detach": True,
-        }
-
     def ensure_image(self, image: str) -> None:
         """Make sure `image` is on the engine: present already, or pulled from an allowed registry.
 
@@ -347,6 +267,10 @@ class DockerOps:
         self.policy.check_image_pull(image)
         with docker_errors(f"pull {image}"):
             self.client.api.pull(image)
+
+    def _run_kwargs(self, spec: RunSpec, owner: str) -> dict[str, Any]:
+        """The hardened engine arguments for `spec` (see `docker_hardening.run_kwargs`)."""
+        return run_kwargs(spec, owner, self.settings, self.policy)
 
     def run(self, spec: RunSpec, *, owner: str) -> ContainerInfo:
         """Start a container with the hardened defaults, recorded in the ledger as `owner`'s."""
@@ -380,78 +304,67 @@ class DockerOps:
         self.ledger.forget(attrs["Id"])
         return ContainerAction(container=attrs["Id"][:12], action="removed", status="removed")
 
-    def _check_build_inputs(self, dockerfile: Path) -> None:
-        """Refuse a build whose base images or `ADD` URLs the policy does not allow (checked first,
-        because the engine fetches them itself, outside the build's network-less steps)."""
+    def start(self, ref: str, *, caller: str, admin: bool) -> ContainerAction:
+        """Start a stopped container this caller created through the server (admins: any)."""
+        attrs = self._owned(ref, caller=caller, admin=admin, verb="start")
+        with docker_errors(f"start {ref}"):
+            self.client.api.start(attrs["Id"])
+            state = self.client.api.inspect_container(attrs["Id"])["State"]["Status"]
+        return ContainerAction(container=attrs["Id"][:12], action="started", status=state)
+
+    def restart(self, ref: str, *, caller: str, admin: bool, timeout_s: int = 10) -> ContainerAction:
+        """Restart a container this caller created through the server (admins: any)."""
+        attrs = self._owned(ref, caller=caller, admin=admin, verb="restart")
+        if not 0 <= timeout_s <= 300:
+            raise InvalidArgument("timeout_s must be between 0 and 300 seconds")
+        with docker_errors(f"restart {ref}"):
+            self.client.api.restart(attrs["Id"], timeout=timeout_s)
+            state = self.client.api.inspect_container(attrs["Id"])["State"]["Status"]
+        return ContainerAction(container=attrs["Id"][:12], action="restarted", status=state)
+
+    # ------------------------------------------------------------------ images
+
+    def image_id(self, image: str) -> str | None:
         try:
-            text = dockerfile.read_text(errors="replace")
-        except OSError as exc:
-            raise InvalidArgument(f"the Dockerfile cannot be read: {exc.strerror}") from exc
-        inputs = build_inputs(text)
-        for url in inputs.urls:
-            self.policy.check_url(url)
-        for image in inputs.images:
-            self.ensure_image(image_ref(image))
+            return str(self.client.api.inspect_image(image)["Id"])
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise UpstreamUnavailable(f"inspect image {image}: {exc.explanation}") from exc
 
-    def build_context(self, context: str) -> Path:
-        """The build context folder, inside the build roots (or the policy's scan roots)."""
-        if self.settings.build_roots:
-            path = path_within(context, self.settings.build_roots, must_exist=True, what="build context")
-        else:
-            path = self.policy.check_scan_path(context)
-        if not path.is_dir():
-            raise InvalidArgument(f"build context {context!r} must be a folder")
-        return path
+    def pull(self, image: str, *, owner: str) -> ImageAction:
+        """Pull `image` from a registry the policy allows; a new image is recorded as `owner`'s."""
+        ref = self.policy.check_image_pull(image_ref(image))
+        before = self.image_id(ref)
+        repository, tag = _split_tag(ref)
+        with docker_errors(f"pull {ref}"):
+            self.client.api.pull(repository, tag=tag)
+        after = self.image_id(ref)
+        if after is None:
+            raise UpstreamUnavailable(f"pull {ref}: the engine reported no image after the pull")
+        if after != before:
+            self.ledger.record(after, owner)
+        return ImageAction(image=ref, id=after.removeprefix("sha256:")[:12], action="pulled")
 
-    def build(
-        self,
-        context: str,
-        *,
-        tag: str,
-        dockerfile: str = "Dockerfile",
-        owner: str,
-        progress: ProgressCallback | None = None,
-    ) -> BuiltImage:
-        """Build an image from a context folder, without network, reporting each Dockerfile step."""
-        root = self.build_context(context)
-        tag = image_ref(tag)
-        dockerfile_path = path_within(dockerfile, [root], must_exist=True, what="dockerfile")
-        if not dockerfile_path.is_file():
-            raise InvalidArgument(f"dockerfile {dockerfile!r} must be a file inside the build context")
-        self._check_build_inputs(dockerfile_path)
-        lines: list[str] = []
-        steps = 0
-        image_id = ""
-        with docker_errors(f"build {tag}"):
-            stream = self.client.api.build(
-                path=str(root),
-                dockerfile=str(dockerfile_path.relative_to(root)),
-                tag=tag,
-                rm=True,
-                forcerm=True,
-                pull=False,
-                network_mode="none",
-                labels={MANAGED_LABEL: "true", OWNER_LABEL: owner[:63]},
-                decode=True,
-                timeout=int(self.settings.build_timeout_s),
-            )
-            for chunk in stream:
-                if "error" in chunk:
-                    detail = redact(str(chunk.get("error", "")))[:2000]
-                    raise InvalidArgument(f"build of {tag} failed: {detail}")
-                text = str(chunk.get("stream", ""))
-                if aux := chunk.get("aux"):
-                    image_id = str(aux.get("ID", image_id))
-                if not text.strip():
-                    continue
-                lines.extend(text.rstrip("\n").splitlines())
-                if match := _STEP.match(text):
-                    steps = int(match[1])
-                    if progress is not None:
-                        progress(float(steps), float(match[2]), text.strip()[:200])
-        if not image_id:
-            with docker_errors(f"inspect {tag}"):
-                image_id = self.client.api.inspect_image(tag)["Id"]
-        tail, _ = clip(redact("\n".join(lines[-40:])), 4000)
-        self.ledger.record(image_id, owner)
-        return BuiltImage(id=image_id, tag=tag, steps=steps, log_tail=tail)
+    def remove_image(self, image: str, *, caller: str, admin: bool, force: bool = False) -> ImageAction:
+        """Remove an image this caller built or pulled through the server (admins: any)."""
+        ref = image_ref(image)
+        image_id = self.image_id(ref)
+        if image_id is None:
+            raise NotFound(f"image {ref!r}: not found; list images with docker_list_images")
+        self.ledger.require(image_id, caller=caller, admin=admin, what="image", verb="remove", shown=ref)
+        with docker_errors(f"remove image {ref}"):
+            self.client.api.remove_image(ref, force=force, noprune=False)
+        if self.image_id(image_id) is None:
+            self.ledger.forget(image_id)
+        return ImageAction(image=ref, id=image_id.removeprefix("sha256:")[:12], action="removed")
+
+
+def _split_tag(ref: str) -> tuple[str, str | None]:
+    """`registry:5000/app:v1` -> (`registry:5000/app`, `v1`); a digest stays with the name."""
+    if "@" in ref:
+        return ref, None
+    name, colon, tag = ref.rpartition(":")
+    if colon and "/" not in tag:
+        return name, tag
+    return ref, "latest"

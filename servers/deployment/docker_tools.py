@@ -13,7 +13,9 @@ import anyio.from_thread
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from servers.deployment.docker_build import DockerBuilds
 from servers.deployment.docker_ops import DockerOps
+from servers.deployment.docker_resources import DockerResources
 from servers.deployment.models import (
     BuiltImage,
     ContainerAction,
@@ -21,9 +23,13 @@ from servers.deployment.models import (
     ContainerLogs,
     ContainerStats,
     ContainerSummary,
+    ImageAction,
     ImageSummary,
     Mount,
+    NetworkSummary,
+    ResourceAction,
     RunSpec,
+    VolumeSummary,
 )
 from shared.calls import current_identity
 from shared.paging import Cursor, Limit, Page, page
@@ -32,6 +38,10 @@ from shared.toolkit import ServerKit
 ContainerRef = Annotated[
     str, Field(description="Container id (or its first 12 hex digits) or name", max_length=128)
 ]
+ImageRef = Annotated[
+    str, Field(description="Image reference, e.g. registry.example.com/app:1.2", max_length=512)
+]
+ResourceName = Annotated[str, Field(description="Name (letters, digits, '_', '.', '-')", max_length=128)]
 Tail = Annotated[int, Field(description="How many of the last lines to return", ge=1, le=100_000)]
 SinceS = Annotated[int | None, Field(description="Only lines from the last N seconds", ge=1)]
 
@@ -40,6 +50,8 @@ def docker_tools(kit: ServerKit, docker: DockerOps) -> None:
     """Register the Docker tools on `kit`, driving `docker`."""
     reads = kit.toolset(permission="deployment:read", open_world=True)
     writes = kit.toolset(permission="deployment:write", open_world=True)
+    builds = DockerBuilds(docker)
+    resources = DockerResources(docker)
 
     def is_admin() -> bool:
         return kit.policy.allows(current_identity().role, "deployment:admin")
@@ -153,4 +165,65 @@ def docker_tools(kit: ServerKit, docker: DockerOps) -> None:
             anyio.from_thread.run(partial(ctx.report_progress, done, total, message))
 
         owner = current_identity().subject
-        return docker.build(context, tag=tag, dockerfile=dockerfile, owner=owner, progress=progress)
+        return builds.build(context, tag=tag, dockerfile=dockerfile, owner=owner, progress=progress)
+
+    @writes.tool("docker_start", "Start a Docker container", idempotent=True, destructive=False)
+    def docker_start(container: ContainerRef) -> ContainerAction:
+        """Start a stopped container you started through this server (admins may start any)."""
+        return docker.start(container, caller=current_identity().subject, admin=is_admin())
+
+    @writes.tool("docker_restart", "Restart a Docker container", idempotent=False)
+    def docker_restart(
+        container: ContainerRef,
+        timeout_s: Annotated[int, Field(description="Seconds to wait before killing", ge=0, le=300)] = 10,
+    ) -> ContainerAction:
+        """Restart a container you started through this server (admins may restart any)."""
+        return docker.restart(
+            container, caller=current_identity().subject, admin=is_admin(), timeout_s=timeout_s
+        )
+
+    @writes.tool("docker_pull", "Pull a Docker image", destructive=False, idempotent=True)
+    def docker_pull(image: ImageRef) -> ImageAction:
+        """Pull an image from a registry the policy allows ([policy] image_registries); a new image is
+        recorded as yours."""
+        return docker.pull(image, owner=current_identity().subject)
+
+    @writes.tool("docker_image_remove", "Remove a Docker image")
+    def docker_image_remove(
+        image: ImageRef, force: Annotated[bool, Field(description="Remove even if containers use it")] = False
+    ) -> ImageAction:
+        """Remove an image you built or pulled through this server (admins may remove any)."""
+        return docker.remove_image(image, caller=current_identity().subject, admin=is_admin(), force=force)
+
+    @reads.tool("docker_networks", "List Docker networks")
+    def docker_networks(cursor: Cursor = None, limit: Limit = None) -> Page[NetworkSummary]:
+        """Networks on the engine, and whether this server created them."""
+        return page(resources.networks())
+
+    @writes.tool("docker_network_create", "Create a Docker network", destructive=False, idempotent=False)
+    def docker_network_create(
+        name: ResourceName,
+        internal: Annotated[bool, Field(description="No route out of the host (the default)")] = True,
+    ) -> ResourceAction:
+        """Create a bridge network recorded as yours (internal unless asked otherwise)."""
+        return resources.create_network(name, owner=current_identity().subject, internal=internal)
+
+    @writes.tool("docker_network_remove", "Remove a Docker network")
+    def docker_network_remove(name: ResourceName) -> ResourceAction:
+        """Remove a network you created through this server (admins may remove any)."""
+        return resources.remove_network(name, caller=current_identity().subject, admin=is_admin())
+
+    @reads.tool("docker_volumes", "List Docker volumes")
+    def docker_volumes(cursor: Cursor = None, limit: Limit = None) -> Page[VolumeSummary]:
+        """Volumes on the engine, and whether this server created them."""
+        return page(resources.volumes())
+
+    @writes.tool("docker_volume_create", "Create a Docker volume", destructive=False, idempotent=False)
+    def docker_volume_create(name: ResourceName) -> ResourceAction:
+        """Create a local volume (no driver options) recorded as yours."""
+        return resources.create_volume(name, owner=current_identity().subject)
+
+    @writes.tool("docker_volume_remove", "Remove a Docker volume")
+    def docker_volume_remove(name: ResourceName) -> ResourceAction:
+        """Remove a volume you created through this server (admins may remove any); its data is lost."""
+        return resources.remove_volume(name, caller=current_identity().subject, admin=is_admin())

@@ -23,7 +23,9 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, ResourceNotUniqueError
 from kubernetes.dynamic.resource import Resource
+from urllib3 import HTTPHeaderDict
 
+from servers.deployment.impersonation import Impersonation
 from servers.deployment.models import KubeContext
 from shared.errors import InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
 
@@ -67,8 +69,13 @@ def kube_errors(what: str) -> Iterator[None]:
         status, message = exc.status or 0, _api_message(exc)
         if status == 404:
             raise NotFound(f"{what}: not found ({message}); list what exists with k8s_list") from exc
-        if status in (401, 403):
+        if status == 401:
             raise PermissionDenied(f"{what}: the API server refused the credentials: {message}") from exc
+        if status == 403:
+            raise PermissionDenied(
+                f"{what}: the cluster's RBAC forbids it ({message}); ask a cluster admin for a Role "
+                "that grants it"
+            ) from exc
         if status == 409:
             raise InvalidArgument(f"{what}: conflict: {message}") from exc
         if 400 <= status < 500:
@@ -88,6 +95,7 @@ class Cluster:
     core: CoreV1Api
     apps: AppsV1Api
     timeout_s: float
+    impersonate: Impersonation | None = None
     _resources: dict[tuple[str, str | None], Resource] = field(default_factory=dict)
 
     def resource(self, kind: str, api_version: str | None = None) -> Resource:
@@ -142,10 +150,11 @@ class KubeConnections:
         self.kubeconfig = kubeconfig
         self.default_context = default_context
         self.timeout_s = timeout_s
-        self._clusters: dict[str, Cluster] = {}
+        self._clusters: dict[tuple[str, Impersonation | None], Cluster] = {}
         self._current: str | None = None
         self._lock = threading.Lock()
         self._cache_dir = Path(tempfile.mkdtemp(prefix="code-mcp-k8s-"))
+        self._made = 0
 
     def _config_file(self) -> str | None:
         return str(self.kubeconfig) if self.kubeconfig is not None else None
@@ -177,22 +186,30 @@ class KubeConnections:
             self._current = current[0]
         return self._current
 
-    def cluster(self, context: str | None = None) -> Cluster:
+    def cluster(self, context: str | None = None, impersonate: Impersonation | None = None) -> Cluster:
+        """The clients for `context`, acting as `impersonate` when given (one client per pair, bounded)."""
         name = context or self.current_context()
+        key = (name, impersonate)
         with self._lock:
-            if name in self._clusters:
-                return self._clusters[name]
+            if key in self._clusters:
+                return self._clusters[key]
             if name not in {c.name for c in self.contexts()}:
                 raise NotFound(f"context {name!r} is not in the kubeconfig; list them with k8s_contexts")
             try:
                 api = kube_config.new_client_from_config(config_file=self._config_file(), context=name)
             except (ConfigException, OSError) as exc:
                 raise UpstreamUnavailable(f"cannot load context {name!r}: {exc}") from exc
-            cache = self._cache_dir / f"discovery-{len(self._clusters)}.json"
+            if impersonate is not None:
+                _impersonating(api, impersonate)
+            cache = self._cache_dir / f"discovery-{self._made}.json"
+            self._made += 1
             with kube_errors(f"connect to context {name!r}"):
                 dynamic = _Dynamic(api, cache_file=str(cache))
-            cluster = Cluster(name, api, dynamic, CoreV1Api(api), AppsV1Api(api), self.timeout_s)
-            self._clusters[name] = cluster
+            cluster = Cluster(name, api, dynamic, CoreV1Api(api), AppsV1Api(api), self.timeout_s, impersonate)
+            while len(self._clusters) >= _MAX_CLIENTS:
+                oldest = next(iter(self._clusters))
+                self._clusters.pop(oldest).api.close()
+            self._clusters[key] = cluster
             return cluster
 
     def close(self) -> None:
@@ -200,6 +217,38 @@ class KubeConnections:
             for cluster in self._clusters.values():
                 cluster.api.close()
             self._clusters.clear()
+
+
+# Clients kept at once: one per context and impersonated caller; the oldest is closed beyond it.
+_MAX_CLIENTS = 64
+
+
+def _impersonating(api: Any, who: Impersonation) -> None:
+    """Make every request of `api` carry the impersonation headers.
+
+    The generated client keeps headers in a dict (one value per name) and Kubernetes reads each
+    `Impersonate-Group` header as one group, so the headers are added where the request is sent,
+    as an `HTTPHeaderDict` that keeps repeated names.
+    """
+    send = api.rest_client.request
+
+    def request(method: str, url: str, *args: Any, headers: Any = None, **kwargs: Any) -> Any:
+        merged = HTTPHeaderDict(headers or {})
+        for name in ("Impersonate-User", "Impersonate-Group", "Impersonate-Uid"):
+            merged.discard(name)
+        merged["Impersonate-User"] = who.user
+        for group in who.groups:
+            merged.add("Impersonate-Group", group)
+        return send(method, url, *args, headers=merged, **kwargs)
+
+    api.rest_client.request = request
+
+
+def impersonation_headers(who: Impersonation | None) -> list[str]:
+    """The impersonation headers as `Name: value` lines (for the exec websocket)."""
+    if who is None:
+        return []
+    return [f"Impersonate-User: {who.user}", *(f"Impersonate-Group: {group}" for group in who.groups)]
 
 
 def _raw(_client: Any, data: Any) -> Any:

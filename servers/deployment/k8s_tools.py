@@ -12,6 +12,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from servers.deployment.k8s_changes import KubeChanges
 from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.models import (
     ApplyResult,
@@ -51,6 +52,7 @@ SinceS = Annotated[int | None, Field(description="Only lines from the last N sec
 
 def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
     """Register the Kubernetes tools on `kit`, driving `kube` and `plans`."""
+    changes = KubeChanges(kube)
     reads = kit.toolset(permission="deployment:read", open_world=True)
     writes = kit.toolset(permission="deployment:write", open_world=True)
     admin = kit.toolset(permission="deployment:admin", open_world=True)
@@ -168,7 +170,7 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
         context: KubeContextName = None,
     ) -> ScaleResult:
         """Set the replica count of a Deployment, StatefulSet or ReplicaSet."""
-        return kube.scale(
+        return changes.scale(
             kind, name, replicas, identity=current_identity(), namespace=namespace, context=context
         )
 
@@ -177,7 +179,7 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
         deployment: DeploymentName, namespace: Namespace = "default", context: KubeContextName = None
     ) -> RolloutAction:
         """Replace every pod of a Deployment with a rolling update (like kubectl rollout restart)."""
-        return kube.rollout_restart(
+        return changes.rollout_restart(
             deployment, identity=current_identity(), namespace=namespace, context=context
         )
 
@@ -192,7 +194,7 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
     ) -> RolloutAction:
         """Restore the pod template of an earlier revision (the previous one by default) from its
         ReplicaSet."""
-        return kube.rollback(
+        return changes.rollback(
             deployment, identity=current_identity(), revision=revision, namespace=namespace, context=context
         )
 
@@ -201,4 +203,4 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
         kind: Kind, name: Name, namespace: Namespace = "default", context: KubeContextName = None
     ) -> DeletedObject:
         """Delete one object (admin only). Protected namespaces are never touched."""
-        return kube.delete(kind, name, identity=current_identity(), namespace=namespace, context=context)
+        return changes.delete(kind, name, identity=current_identity(), namespace=namespace, context=context)

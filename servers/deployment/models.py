@@ -128,8 +128,43 @@ class ContainerAction(BaseModel):
     """What a stop or remove did."""
 
     container: str = Field(description="Container id")
-    action: Literal["stopped", "removed"] = Field(description="What was done")
+    action: Literal["started", "restarted", "stopped", "removed"] = Field(description="What was done")
     status: str = Field(description="State after the action ('removed' once gone)")
+
+
+class ImageAction(BaseModel):
+    """What a pull or an image removal did."""
+
+    image: str = Field(description="Image reference")
+    id: str = Field(description="Short image id")
+    action: Literal["pulled", "removed"] = Field(description="What was done")
+
+
+class NetworkSummary(BaseModel):
+    """One Docker network."""
+
+    id: str = Field(description="Short network id")
+    name: str = Field(description="Network name")
+    driver: str = Field(description="Driver, e.g. bridge, host, null")
+    internal: bool = Field(description="True when the network has no route out of the host")
+    managed: bool = Field(description="True when this server created it")
+
+
+class VolumeSummary(BaseModel):
+    """One Docker volume."""
+
+    name: str = Field(description="Volume name")
+    driver: str = Field(description="Driver, e.g. local")
+    managed: bool = Field(description="True when this server created it")
+
+
+class ResourceAction(BaseModel):
+    """What creating or removing a network or volume did."""
+
+    kind: Literal["network", "volume"] = Field(description="What was changed")
+    name: str = Field(description="Its name")
+    id: str = Field(description="Short id (a volume's id is its name)")
+    action: Literal["created", "removed"] = Field(description="What was done")
 
 
 class BuiltImage(BaseModel):

@@ -1,5 +1,5 @@
 """What this server created on the Docker engine, and for whom: the ledger `docker_stop`,
-`docker_remove` (and the image tools) ask before they touch anything.
+`docker_remove` (and the image, network, volume and Compose tools) ask before they touch anything.
 
 A label proves nothing: any image can carry `code.managed=true` and every container made from it
 inherits the label. So the server records the id of each container (and image) it creates with
@@ -20,7 +20,7 @@ from shared.errors import PermissionDenied
 
 __all__ = ["OwnershipLedger"]
 
-Thing = Literal["container", "image"]
+Thing = Literal["container", "image", "network", "volume", "compose project"]
 
 
 class OwnershipLedger:

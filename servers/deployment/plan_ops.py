@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import yaml
 
 from servers.deployment.k8s_client import Cluster, get_or_none, kube_errors, to_dict
-from servers.deployment.k8s_ops import KubeOps, clean_object
+from servers.deployment.k8s_ops import KubeOps
+from servers.deployment.k8s_views import clean_object
 from servers.deployment.models import AppliedObject, ApplyResult, Plan, PlannedChange
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.identity import Identity
@@ -189,8 +190,8 @@ def _for_diff(obj: dict[str, Any] | None) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def object_diff(live: dict[str, Any] | None, planned: dict[str, Any], label: str) -> str:
-    """Unified diff between the live object and the dry-run result (Secret values redacted)."""
+def object_diff(live: dict[str, Any] | None, planned: dict[str, Any] | None, label: str) -> str:
+    """Unified diff between the live object and the planned one (None: absent; Secret values redacted)."""
     return "".join(
         difflib.unified_diff(
             _for_diff(live), _for_diff(planned), fromfile=f"live/{label}", tofile=f"planned/{label}"

@@ -85,12 +85,19 @@ class RedisPlanStore:
     """Plans in Redis: shared by every replica, single-use, owner-bound, expiring, bounded per owner."""
 
     def __init__(
-        self, settings: RedisSettings, *, ttl_s: float, max_plans: int, client: redis.Redis | None = None
+        self,
+        settings: RedisSettings,
+        *,
+        ttl_s: float,
+        max_plans: int,
+        client: redis.Redis | None = None,
+        kind: str = "k8s",
     ) -> None:
         self.ttl_s = ttl_s
         self.max_plans = max_plans
         self.clock = time.time  # expiries are wall-clock times, comparable across replicas
-        self._prefix = f"{settings.prefix}:{{plans}}:"
+        # Each kind of plan (k8s, helm, compose) has its own keys: an id is only ever taken by its tool.
+        self._prefix = f"{settings.prefix}:{{plans}}:" + ("" if kind == "k8s" else f"{kind}:")
         self._client = client or redis.Redis.from_url(
             settings.redis_url(),
             retry=Retry(NoBackoff(), 0),
@@ -181,8 +188,11 @@ def _reaching_redis(action: str) -> Iterator[None]:
         ) from None
 
 
-def plan_store(config: SuiteConfig, settings: DeploymentSettings) -> PlanStore | RedisPlanStore:
-    """The store `[deployment] plan_store` names; `ConfigError` when "redis" has no usable Redis."""
+def plan_store(
+    config: SuiteConfig, settings: DeploymentSettings, kind: str = "k8s"
+) -> PlanStore | RedisPlanStore:
+    """The store `[deployment] plan_store` names for one kind of plan (k8s, helm, compose);
+    `ConfigError` when "redis" has no usable Redis."""
     if settings.plan_store == "memory":
         return PlanStore(ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
     where = "deployment.plan_store = 'redis'"
@@ -193,7 +203,9 @@ def plan_store(config: SuiteConfig, settings: DeploymentSettings) -> PlanStore |
         )
     try:
         config.redis.redis_url()
-        return RedisPlanStore(config.redis, ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans)
+        return RedisPlanStore(
+            config.redis, ttl_s=settings.plan_ttl_s, max_plans=settings.max_plans, kind=kind
+        )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     except ValueError:  # the URL's form; its text may hold a password, so it is not repeated

@@ -11,10 +11,21 @@ plan_store = "memory"        # "redis": plans shared by every replica, in [limit
 memory = "256m"
 cpus = 1.0
 pids = 256
+
+[deployment.helm]            # helm_* tools (the helm CLI, v4); charts from [policy] chart_repositories
+
+[deployment.compose]         # compose_* tools (Docker Compose v2+)
+
+[deployment.exec]            # k8s_exec limits; what it may run is [policy] k8s_exec_commands
+timeout_s = 30
+
+[deployment.impersonation]   # act as each HTTP caller at the cluster
+enabled = true
 ```
 
-Who may do what (tiers, namespaces, contexts, kinds, host mounts, build roots) is the shared
-`[policy]` section; this section only says where the backends are and how long things may take.
+Who may do what (tiers, namespaces, contexts, kinds, host mounts, build roots, image registries,
+chart repositories, exec commands, admission) is the shared `[policy]` section; this section only
+says where the backends are and how long things may take.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from servers.deployment.impersonation import ImpersonationSettings
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[bkmg]$")
 
@@ -59,6 +72,51 @@ class RunDefaults(BaseModel):
             if mode not in ("none", "bridge", "host"):
                 raise ValueError(f"network mode {mode!r} is not one of none, bridge, host")
         return value
+
+
+class HelmSettings(BaseModel):
+    """`[deployment.helm]`: the helm CLI and where charts may come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    helm_path: Path | None = Field(
+        default=None, description="The helm v4 binary; None = `helm` on PATH, else the suite's build cache"
+    )
+    timeout_s: float = Field(default=300.0, gt=0, le=3600, description="Longest helm command")
+    chart_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders local charts (folders or .tgz) may come from; empty = the policy's scan_roots",
+    )
+    max_chart_bytes: int = Field(
+        default=2_000_000, ge=10_000, le=50_000_000, description="Largest chart archive a plan holds"
+    )
+    max_chart_files: int = Field(default=2000, ge=10, le=100_000, description="Most files in one chart")
+
+
+class ComposeSettings(BaseModel):
+    """`[deployment.compose]`: the Docker Compose binary and where projects may come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compose_path: Path | None = Field(
+        default=None,
+        description="The docker-compose v2+ binary; None = `docker-compose` on PATH, else the build cache",
+    )
+    timeout_s: float = Field(default=300.0, gt=0, le=3600, description="Longest compose command")
+    project_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders a Compose project may come from; empty = the policy's scan_roots",
+    )
+    max_services: int = Field(default=50, ge=1, le=1000, description="Most services in one project")
+
+
+class ExecSettings(BaseModel):
+    """`[deployment.exec]`: how long `k8s_exec` may run and how much output it keeps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_s: float = Field(default=30.0, gt=0, le=600, description="Longest k8s_exec")
+    max_output_chars: int = Field(default=64_000, ge=1000, le=10_000_000, description="Most output kept")
 
 
 class DeploymentSettings(BaseModel):
@@ -113,4 +171,11 @@ class DeploymentSettings(BaseModel):
         default=None,
         description="Where the ledger of containers and images this server created (and for whom) is kept "
         "across restarts; unset = in memory (after a restart only an admin may stop what was made before)",
+    )
+    helm: HelmSettings = Field(default_factory=HelmSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+    exec: ExecSettings = Field(default_factory=ExecSettings)
+    impersonation: ImpersonationSettings = Field(default_factory=ImpersonationSettings)
+    drain_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="Longest k8s_drain wait for evicted pods to go"
     )

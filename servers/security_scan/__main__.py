@@ -1,4 +1,4 @@
-"""`python -m servers.security_scan [options]` is `code-mcp serve security-scan [options]` (stdio by default)."""
+"""`python -m servers.security_scan [options]` is `code-mcp serve security-scan [options]` (stdio default)."""
 
 import sys
 

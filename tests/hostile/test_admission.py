@@ -112,15 +112,15 @@ def workload(kind: str, api_version: str, spec: dict[str, Any]) -> dict[str, Any
     return {"apiVersion": api_version, "kind": kind, "metadata": {"name": "attack"}, "spec": body}
 
 
-PRIVILEGED = container(privileged=True)
+PRIVILEGED = container(privileged=True, allowPrivilegeEscalation=True)  # what the apiserver accepts
 
 # (what, manifest, words the refusal must contain)
 POD_ATTACKS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("privileged container", pod(PRIVILEGED), ("privileged", "containers[0].securityContext.privileged")),
     ("privileged as the string 'true'", pod(container(privileged="true")), ("privileged",)),
-    ("hostPID", pod(pod_level(hostPID=True)), ("hostNamespaces", "hostPID")),
-    ("hostNetwork", pod(pod_level(hostNetwork=True)), ("hostNamespaces", "hostNetwork")),
-    ("hostIPC", pod(pod_level(hostIPC=True)), ("hostNamespaces", "hostIPC")),
+    ("hostPID", pod(pod_level(hostPID=True)), ("host namespaces", "hostPID")),
+    ("hostNetwork", pod(pod_level(hostNetwork=True)), ("host namespaces", "hostNetwork")),
+    ("hostIPC", pod(pod_level(hostIPC=True)), ("host namespaces", "hostIPC")),
     ("hostPath / volume", pod(volume({"hostPath": {"path": "/"}})), ("hostPath", "volumes[0].hostPath")),
     ("hostPath docker socket", pod(volume({"hostPath": {"path": "/var/run/docker.sock"}})), ("hostPath",)),
     (
@@ -477,6 +477,7 @@ def operator_config(cluster: KubeCluster, tmp: Path) -> dict[str, Any]:
         "role": "operator",
         "audit": {"path": str(tmp / f"audit-{secrets.token_hex(3)}.jsonl")},
         "policy": {"tiers": {"deployment": "write"}, "k8s_namespaces": ["*"]},
+        "limits": {"identity": {"rate": 1000, "burst": 1000}},  # hundreds of attempts in one session
         "deployment": {
             "kubeconfig": str(cluster.kubeconfig),
             "docker_host": "unix:///nonexistent/docker.sock",
@@ -500,10 +501,11 @@ async def test_an_operator_cannot_plan_past_the_admission_policy(
         result = await operator.call_tool(
             "k8s_plan", {"manifests": as_text(manifest, form), "namespace": hostile_namespace}
         )
-        message = error_text(result)
-        for word in words:
-            assert word in message, (what, message)
+        assert result.is_error, result.structured_content
         assert "plan_id" not in str(result.structured_content)
+    message = error_text(result)  # the refusal names the object, the field path and the control
+    for word in words:
+        assert word in message, (what, message)
 
 
 async def test_the_apiserver_itself_would_admit_a_privileged_pod(

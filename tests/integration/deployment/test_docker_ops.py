@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from servers.deployment.docker_build import DockerBuilds
 from servers.deployment.docker_ops import MANAGED_LABEL, DockerOps
 from servers.deployment.models import Mount, RunSpec
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
@@ -203,7 +204,7 @@ def test_build_reports_each_step_and_labels_the_image(
     (context / "greeting.txt").write_text("built here\n")
     seen: list[tuple[float, float | None, str]] = []
 
-    built = docker.build(
+    built = DockerBuilds(docker).build(
         str(context),
         tag="app:test",
         owner="alice",
@@ -226,7 +227,7 @@ def test_build_outside_the_roots_is_refused(docker: DockerOps, tmp_path: Path) -
     (outside / "Dockerfile").write_text("FROM busybox:local\n")
 
     with pytest.raises(InvalidArgument, match="outside the allowed roots"):
-        docker.build(str(outside), tag="x:1", owner="alice")
+        DockerBuilds(docker).build(str(outside), tag="x:1", owner="alice")
 
 
 def test_a_dockerfile_escaping_the_context_is_refused(docker: DockerOps, build_root: Path) -> None:
@@ -235,7 +236,7 @@ def test_a_dockerfile_escaping_the_context_is_refused(docker: DockerOps, build_r
     (build_root / "Dockerfile").write_text("FROM busybox:local\n")
 
     with pytest.raises(InvalidArgument, match="outside the allowed roots"):
-        docker.build(str(context), tag="x:1", dockerfile="../Dockerfile", owner="alice")
+        DockerBuilds(docker).build(str(context), tag="x:1", dockerfile="../Dockerfile", owner="alice")
 
 
 def test_a_failing_build_says_why(docker: DockerOps, engine: DockerEngine, build_root: Path) -> None:
@@ -244,7 +245,7 @@ def test_a_failing_build_says_why(docker: DockerOps, engine: DockerEngine, build
     (context / "Dockerfile").write_text(f"FROM {engine.image}\nRUN false\n")
 
     with pytest.raises(InvalidArgument, match="build of bad:1 failed"):
-        docker.build(str(context), tag="bad:1", owner="alice")
+        DockerBuilds(docker).build(str(context), tag="bad:1", owner="alice")
 
 
 def test_images_list_the_imported_busybox(docker: DockerOps, engine: DockerEngine) -> None:

@@ -26,6 +26,16 @@ READ_TOOLS = {
     "docker_container_logs",
     "docker_container_stats",
     "docker_list_images",
+    "docker_networks",
+    "docker_volumes",
+    "compose_config",
+    "compose_ps",
+    "compose_logs",
+    "helm_list",
+    "helm_status",
+    "helm_history",
+    "helm_values",
+    "k8s_describe",
     "k8s_contexts",
     "k8s_list",
     "k8s_get",
@@ -38,12 +48,28 @@ WRITE_TOOLS = {
     "docker_stop",
     "docker_remove",
     "docker_build",
+    "docker_start",
+    "docker_restart",
+    "docker_pull",
+    "docker_image_remove",
+    "docker_network_create",
+    "docker_network_remove",
+    "docker_volume_create",
+    "docker_volume_remove",
+    "compose_plan",
+    "compose_up",
+    "compose_down",
+    "helm_plan",
+    "helm_apply",
+    "helm_rollback",
+    "helm_uninstall",
     "k8s_plan",
     "k8s_apply",
     "k8s_scale",
     "k8s_rollout_restart",
     "k8s_rollback",
 }
+ADMIN_TOOLS = {"k8s_delete", "k8s_exec", "k8s_cordon", "k8s_uncordon", "k8s_drain_plan", "k8s_drain"}
 
 
 def suite_config(
@@ -98,7 +124,7 @@ async def test_each_tier_registers_exactly_its_tools(session: Session) -> None:
 
     assert read_only == READ_TOOLS
     assert write == READ_TOOLS | WRITE_TOOLS
-    assert admin == READ_TOOLS | WRITE_TOOLS | {"k8s_delete"}
+    assert admin == READ_TOOLS | WRITE_TOOLS | ADMIN_TOOLS
     by_name = {tool.name: tool for tool in tools}
     for name in READ_TOOLS:
         assert by_name[name].annotations is not None and by_name[name].annotations.read_only_hint is True

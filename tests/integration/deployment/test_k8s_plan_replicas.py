@@ -33,7 +33,7 @@ def replica_config(cluster: KubeCluster, tmp_path: Path, store: str, redis_url: 
     """One pod's configuration: its own audit log (a random name), the fleet's Redis."""
     conf = config(cluster, tmp_path)
     conf["deployment"]["plan_store"] = store
-    conf["limits"] = {"redis": {"url": redis_url, "timeout_s": 2}}
+    conf["redis"] = {"url": redis_url, "timeout_s": 2}
     return conf
 
 

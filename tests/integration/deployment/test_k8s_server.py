@@ -294,7 +294,8 @@ async def test_pod_logs_come_from_the_kubelet_api(
 ) -> None:
     pod = (
         "apiVersion: v1\nkind: Pod\nmetadata: {name: app}\n"
-        f"spec:\n  {POD_SECURITY}\n  containers:\n  - name: app\n    image: busybox:1\n    {CONTAINER_SECURITY}\n"
+        f"spec:\n  {POD_SECURITY}\n"
+        f"  containers:\n  - name: app\n    image: busybox:1\n    {CONTAINER_SECURITY}\n"
     )
     async with deployment_session(config(cluster, tmp_path)) as client:
         await plan_and_apply(client, pod, namespace)

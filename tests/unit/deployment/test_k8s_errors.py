@@ -23,7 +23,7 @@ def api_error(status: int, message: str = "boom") -> ApiException:
     ("status", "error", "text"),
     [
         (404, NotFound, r"not found \(boom\)"),
-        (403, PermissionDenied, "refused the credentials"),
+        (403, PermissionDenied, "cluster.s RBAC forbids it"),
         (401, PermissionDenied, "refused the credentials"),
         (409, InvalidArgument, "conflict: boom"),
         (422, InvalidArgument, "rejected it: boom"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from servers.deployment.k8s_ops import clean_object, rollout_state
+from servers.deployment.k8s_views import clean_object, rollout_state
 from servers.deployment.plan_ops import PlanStore, object_diff, parse_manifests, plan_hash
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 
@@ -75,7 +75,10 @@ def test_a_list_is_expanded() -> None:
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n\x00", "NUL"),
         ("!!python/object/apply:os.system ['id']", "tag !!python/object/apply:os.system .* is not allowed"),
         ("apiVersion: v1\nkind: SecretList\nitems: {a: 1}\n", "items must be a list"),
-        ("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: List, items: []}\n", "list inside a list"),
+        (
+            "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: List, items: []}\n",
+            "list inside a list",
+        ),
     ],
 )
 def test_bad_manifests_are_refused(text: str, message: str) -> None:

@@ -107,6 +107,28 @@ async def test_valid_jwt_is_admitted_with_subject_role_and_scopes() -> None:
 
 
 @pytest.mark.parametrize(
+    ("claim", "expected"),
+    [(["sre", "team-a"], {"sre", "team-a"}), ("sre team-a", {"sre", "team-a"}), (None, set()), (7, set())],
+)
+async def test_groups_and_servers_come_from_the_configured_claims(claim: Any, expected: set[str]) -> None:
+    rules = hs_settings(groups_claim="groups", servers_claim="code_servers")
+    token = await BearerVerifier(jwt_rules=rules).verify_token(
+        hs_token(groups=claim, code_servers=["monitoring"])
+    )
+    assert token is not None
+    identity = identity_from_token(token)
+    assert identity.groups == frozenset(expected)
+    assert identity.servers == frozenset({"monitoring"})
+    assert identity.may_use("monitoring") and not identity.may_use("deployment")
+
+
+async def test_a_token_without_the_servers_claim_opens_no_server_when_the_claim_is_configured() -> None:
+    token = await BearerVerifier(jwt_rules=hs_settings(servers_claim="code_servers")).verify_token(hs_token())
+    assert token is not None
+    assert identity_from_token(token).servers == frozenset()
+
+
+@pytest.mark.parametrize(
     ("case", "token"),
     [
         ("expired", lambda: hs_token(exp=int(time.time()) - 5)),

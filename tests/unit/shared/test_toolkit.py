@@ -131,7 +131,7 @@ async def test_annotations_are_derived_and_can_be_overridden() -> None:
 
 @pytest.mark.parametrize(("name", "title"), [("BadName", "T"), ("x" * 65, "T"), ("ok", " ")])
 def test_registration_refuses_bad_names_and_titles(name: str, title: str) -> None:
-    with pytest.raises(ValueError, match="snake_case|title"):
+    with pytest.raises(ValueError, match=r"snake_case|title"):
         kit().toolset(permission="monitoring:read", open_world=False).tool(name, title)
 
 
@@ -352,7 +352,7 @@ async def test_a_blocking_tool_runs_in_a_worker_thread_and_the_loop_keeps_going(
                     assert not result.is_error
 
                 tg.start_soon(call)
-                while ticks < 20:  # the loop runs while the tool blocks
+                while ticks < 20:  # noqa: ASYNC110 - the loop runs while the tool blocks: that is the point
                     await anyio.sleep(0.005)
                 release.set()
     assert threads and threads[0] != threading.main_thread().name
