@@ -1,4 +1,5 @@
-"""Cost of redacting one tool result: `shared.redaction` against `shared.output` in the same run.
+"""Cost of redacting one tool result: `shared.redaction` against the redaction the suite had before it
+(`shared/output.py` at the baseline commit, loaded from git), in the same run.
 
     python -m benchmarks.bench_redaction [--repeat 7] [--number 200]
 
@@ -16,13 +17,33 @@ import argparse
 import copy
 import json
 import random
+import subprocess
+import sys
 import timeit
+import types
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from shared import output as old
 from shared import redaction as new
+
+BASELINE = "ecbd541"  # the commit before shared.redaction: redaction lived in shared/output.py
+
+
+def _baseline_output() -> types.ModuleType:
+    """The baseline's shared/output.py as a module (it needs only the stdlib, pydantic and shared.errors)."""
+    source = subprocess.run(
+        ["git", "-C", str(Path(__file__).resolve().parents[1]), "show", f"{BASELINE}:shared/output.py"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType("baseline_output")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, "baseline:shared/output.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    return module
+
+
+old = _baseline_output()
 
 _RNG = random.Random(7)
 SECRETS = {

@@ -128,7 +128,7 @@ _KEY_CHARS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 # One per needle, on the lowercased text: the needle, the rest of the key, a separator.
 _ASSIGN_RX: Final = {
     kw: re.compile(
-        kw + r"[a-z0-9_.\-]{0,64}+(?P<q>[\"']?)(?P<sep>[ \t]*(?:===?|!==?|:=|=>|[:=])[ \t]*|[ \t]+)"
+        kw + r"[a-z0-9_.\-]{0,64}+(?P<q>\\*[\"']?)(?P<sep>[ \t]*(?:===?|!==?|:=|=>|[:=])[ \t]*|[ \t]+)"
     )
     for kw in KEYWORD_NEEDLES
 }
@@ -138,6 +138,8 @@ _VALUE_RX: Final = re.compile(
     r"|(?P<reference>\$\{[^}\s]*\}|\$[A-Z_][A-Z0-9_]*(?![a-z])|\$\([^)\n]*\)|%[A-Za-z_]\w*%|\{\{[^}]*\}\})"
     # a quote closed, or cut at 8 kB or at the end of the text (not at a line break: code such as
     # `"password=" * 200` has the key inside a string literal)
+    # JSON inside a JSON string (a label value, a log line): \"key\": \"value\"
+    r"|\\+(?P<eq>[\"'])(?P<equoted>(?:(?!\\+(?P=eq))[^\n]){0,8192}+)(?:\\+(?P=eq)|\Z)"
     r"|(?P<pfx>[fFrRbBuU]{1,2})?(?P<q>[\"'])(?P<quoted>(?:(?!(?P=q))[^\\\n]|\\.){0,8192}+)"
     r"(?:(?P=q)|(?=[^\\\n])|\Z)"
     r"|(?P<bare>[^\s,;&\"'`<>{}\[\]()\\]+))"
@@ -188,11 +190,11 @@ _LINE_END_RX: Final = re.compile(r"\r|\n|\\n|[ \t]+#|[ \t]+(?=[A-Za-z_][\w.\-]*=
 _BLOCK_MARKS: Final = ("|", ">", "|-", ">-", "|+", ">+")
 _PAIR_NAME_RX: Final = tuple(
     re.compile(
-        label + rf"(?<![a-z0-9_]{label})[\"']?[ \t]*[:=][ \t]*(?P<vq>[\"']?)(?P<n>[a-z0-9_.\-]++)(?P=vq)"
+        label + rf"(?<![a-z0-9_]{label})\\*[\"']?[ \t]*[:=][ \t]*(?P<vq>\\*[\"']?)(?P<n>[a-z0-9_.\-]++)(?P=vq)"
     )
     for label in ("name", "key")
 )
-_PAIR_JSON_RX: Final = re.compile(r"[ \t]*,[ \t]*[\"']value[\"'][ \t]*:[ \t]*")
+_PAIR_JSON_RX: Final = re.compile(r"[ \t]*,[ \t]*\\*[\"']value\\*[\"'][ \t]*:[ \t]*")
 _PAIR_YAML_RX: Final = re.compile(r"[ \t+\-]*value[ \t]*:[ \t]*")
 _PAIR_REVERSED_RX: Final = re.compile(
     r"value(?<=[\"']value)[\"'][ \t]*:[ \t]*(?P<v>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')"
@@ -277,6 +279,9 @@ def _value_spans(text: str, pos: int, *, key: str, sep: str, line: bool) -> tupl
 def _literal_spans(m: re.Match[str], text: str, pos: int, *, key: str, sep: str, line: bool) -> list[Span]:
     if m.group("done") or m.group("reference"):
         return []
+    if m.group("eq") is not None:
+        value = m.group("equoted")
+        return [m.span("equoted")] if value and not _not_a_secret(value, key) else []
     if m.group("q") is not None:
         value = m.group("quoted")
         if value.startswith(("<redacted: ", "[REDACTED]")) or "f" in (m.group("pfx") or "").lower():

@@ -269,10 +269,11 @@ FORMATS: Final[tuple[SecretFormat, ...]] = (
 )
 
 # A run of 2+ full base64 lines (64, 70 or 76 characters: PEM, OpenSSH, MIME) and the short last
-# line: a private key's body shown without its BEGIN line (a scanner snippet, a clipped log).
+# line: a private key's body shown without its BEGIN line (a scanner snippet, a clipped log). The
+# last line counts only when it ends its line: `Authorization:` on the next line is not base64.
 PEM_BODY_LINES: Final = re.compile(
     rf"(?<![{_B64}=])(?:(?:[{_B64}]{{76}}|[{_B64}]{{70}}|[{_B64}]{{64}})"
-    rf"(?:\r?\n|\\r\\n|\\n|[ \t])[ \t]*){{2,}}(?:[{_B64}]{{1,76}}={{0,2}}(?![{_B64}=]))?"
+    rf"(?:\r?\n|\\r\\n|\\n|[ \t])[ \t]*){{2,}}(?:[{_B64}]{{1,76}}={{0,2}}(?=\s|\\[rn]|\Z))?"
 )
 
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.integration.deployment.conftest import api, cluster, engine, namespace
+from tests.integration.experts.conftest import _fake_session, fake
+from tests.integration.monitoring.conftest import prom_stack
 
-__all__ = ["Attempt", "api", "cluster", "engine", "namespace"]
+__all__ = ["Attempt", "_fake_session", "api", "cluster", "engine", "fake", "namespace", "prom_stack"]
 
 Attempt = Callable[[str, str], AbstractContextManager[None]]
 

@@ -862,3 +862,13 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secret_keys, "_NAMES_CACHE", {str(i): frozenset() for i in range(1024)})
     assert redact_text("api_key=key") == "api_key=key"
     assert len(secret_keys._NAMES_CACHE) == 1
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id.endswith("-json")], ids=lambda c: c.id)
+def test_json_inside_a_json_string_is_redacted_too(case: Case) -> None:
+    """A JSON document kept as a string inside another (a label value, a log field) escapes its
+    quotes: `\\"secret\\": \\"...\\"` must still be recognised."""
+    once = json.dumps({"log": case.text})
+    twice = json.dumps({"label": once})
+    for text in (once, twice, f"series{{value={json.dumps(case.text)}}}"):
+        assert case.secret not in redact_text(text)
