@@ -260,10 +260,9 @@ class DockerOps:
         try:
             self.client.api.inspect_image(image)
             return
-        except docker.errors.ImageNotFound:
-            pass
-        except docker.errors.APIError as exc:
-            raise UpstreamUnavailable(f"inspect image {image}: {exc.explanation}") from exc
+        except docker.errors.APIError as exc:  # not here (404), or a reference the engine cannot read (400)
+            if not 400 <= (exc.status_code or 500) < 500:
+                raise UpstreamUnavailable(f"inspect image {image}: {exc.explanation}") from exc
         self.policy.check_image_pull(image)
         with docker_errors(f"pull {image}"):
             self.client.api.pull(image)

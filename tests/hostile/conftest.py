@@ -19,8 +19,19 @@ import pytest
 from tests.integration.deployment.conftest import api, cluster, engine, namespace
 from tests.integration.experts.conftest import _fake_session, fake
 from tests.integration.monitoring.conftest import prom_stack
+from tests.integration.security_scan.conftest import scanners_installed
 
-__all__ = ["Attempt", "_fake_session", "api", "cluster", "engine", "fake", "namespace", "prom_stack"]
+__all__ = [
+    "Attempt",
+    "_fake_session",
+    "api",
+    "cluster",
+    "engine",
+    "fake",
+    "namespace",
+    "prom_stack",
+    "scanners_installed",
+]
 
 Attempt = Callable[[str, str], AbstractContextManager[None]]
 

@@ -195,7 +195,8 @@ async def test_label_values_do_not_leave_through_prometheus(
         f'code_leak_probe{{case="{i}",value={json.dumps(case.text)}}} 1' for i, case in enumerate(SINGLE_LINE)
     ]
     body = ("# TYPE code_leak_probe gauge\n" + "\n".join(lines) + "\n").encode()
-    httpx.put(f"{prom_stack.pushgateway}/metrics/job/leaks", content=body, timeout=5).raise_for_status()
+    async with httpx.AsyncClient(timeout=5) as http:
+        (await http.put(f"{prom_stack.pushgateway}/metrics/job/leaks", content=body)).raise_for_status()
     config = {"monitoring": {"endpoints": {"local": {"url": prom_stack.prometheus}}}}
     async with Connector("memory", tmp_path)("monitoring", config) as client:
         with anyio.fail_after(60):
