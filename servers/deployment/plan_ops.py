@@ -35,6 +35,8 @@ from shared.validation import k8s_name, no_nul
 
 # Fields the server owns; a manifest that sets them is cleaned before planning.
 _SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
+# libyaml's dumper writes the same text as the pure-Python one, about five times faster.
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _DIFF_NOISE = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields")
 
 
@@ -186,7 +188,7 @@ def _for_diff(obj: dict[str, Any] | None) -> list[str]:
     metadata = cleaned.get("metadata") or {}
     for field in _DIFF_NOISE:
         metadata.pop(field, None)
-    text: str = yaml.safe_dump(cleaned, sort_keys=True, default_flow_style=False)
+    text: str = yaml.dump(cleaned, Dumper=_DUMPER, sort_keys=True, default_flow_style=False)
     return text.splitlines(keepends=True)
 
 
