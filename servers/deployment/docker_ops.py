@@ -37,10 +37,10 @@ from servers.deployment.models import (
     ImageSummary,
     RunSpec,
 )
-from servers.deployment.ownership import OwnershipLedger
 from servers.deployment.settings import DeploymentSettings
 from shared.errors import InvalidArgument, NotFound, UpstreamUnavailable
 from shared.output import clip
+from shared.ownership import OwnershipLedger
 from shared.redaction import redact_text
 from shared.validation import image_ref
 

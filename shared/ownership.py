@@ -1,11 +1,14 @@
-"""What this server created on the Docker engine, and for whom: the ledger `docker_stop`,
-`docker_remove` (and the image, network, volume and Compose tools) ask before they touch anything.
+"""What a server created, and for whom: the ledger a destructive tool asks before it touches
+anything it did not make.
 
-A label proves nothing: any image can carry `code.managed=true` and every container made from it
-inherits the label. So the server records the id of each container (and image) it creates with
-the identity that asked for it, and a non-admin caller may only act on what the ledger says that
-caller created. The ledger lives in memory, and in `[deployment] ownership_file` when configured
-(a JSON file written atomically, mode 0600), so a restarted server still knows what it made.
+What a remote system says about its own objects proves nothing: any image can carry
+`code.managed=true` and every container made from it inherits the label; an Alertmanager
+silence's `createdBy` is free text. So a server records the id of each thing it creates with the
+identity that asked for it, and a non-admin caller may only act on what the ledger says that
+caller created. The deployment server keeps one for Docker containers, images, networks, volumes
+and Compose projects (`[deployment] ownership_file`), the monitoring server one for silences
+(`[monitoring] silence_ledger_file`). A ledger lives in memory, and in its file when configured
+(JSON written atomically, mode 0600), so a restarted server still knows what it made.
 """
 
 from __future__ import annotations
@@ -14,13 +17,10 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Literal
 
 from shared.errors import PermissionDenied
 
 __all__ = ["OwnershipLedger"]
-
-Thing = Literal["container", "image", "network", "volume", "compose project"]
 
 
 class OwnershipLedger:
@@ -59,14 +59,33 @@ class OwnershipLedger:
         """Whether this server created `thing_id`."""
         return self.owner_of(thing_id) is not None
 
-    def require(self, thing_id: str, *, caller: str, admin: bool, what: Thing, verb: str, shown: str) -> None:
-        """Refuse unless the caller created `thing_id` through this server (admins may act on anything)."""
+    def ids(self, prefix: str = "") -> set[str]:
+        """The recorded ids that start with `prefix`, without it."""
+        with self._lock:
+            return {key[len(prefix) :] for key in self._owners if key.startswith(prefix)}
+
+    def require(
+        self,
+        thing_id: str,
+        *,
+        caller: str,
+        admin: bool,
+        what: str,
+        verb: str,
+        shown: str,
+        proof: str = "its labels prove",
+    ) -> None:
+        """Refuse unless the caller created `thing_id` through this server (admins may act on anything).
+
+        `what` and `shown` name the thing in the refusal; `proof` says what the remote system
+        offers instead that proves nothing ("its labels prove", "its createdBy proves").
+        """
         if admin:
             return
         owner = self.owner_of(thing_id)
         if owner is None:
             raise PermissionDenied(
-                f"{what} {shown!r} was not created through this server (its labels prove nothing); "
+                f"{what} {shown!r} was not created through this server ({proof} nothing); "
                 f"only an admin may {verb} it"
             )
         if owner != caller:
