@@ -164,14 +164,19 @@ def stall(old: Path, new: Path) -> None:
     try:
         cli = shutil.which("redis-cli") or "redis-cli"
         for _ in range(100):
-            if subprocess.run([cli, "-p", str(port), "ping"], capture_output=True, check=False).returncode == 0:
+            if (
+                subprocess.run([cli, "-p", str(port), "ping"], capture_output=True, check=False).returncode
+                == 0
+            ):
                 break
             time.sleep(0.05)
         url = f"redis://127.0.0.1:{port}/0"
         print("\n2. 100 concurrent rate-limit checks against a stalled Redis (CLIENT PAUSE), timeout 0.25 s")
         print(f"   {'':22} {'ping worst ms':>13} {'ping p99 ms':>11} {'wall s':>7}")
         for name, tree, mode in (("baseline (blocking)", old, "old"), ("kit (async)", new, "new")):
-            subprocess.run([cli, "-p", str(port), "client", "pause", "4000", "all"], capture_output=True, check=True)
+            subprocess.run(
+                [cli, "-p", str(port), "client", "pause", "4000", "all"], capture_output=True, check=True
+            )
             found = json.loads(run(tree, STALL, url, mode))
             late = sorted(found["lateness"])
             worst, p99 = late[-1] * 1000, late[int(len(late) * 0.99)] * 1000

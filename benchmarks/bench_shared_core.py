@@ -52,7 +52,9 @@ def micro() -> None:
     image = "registry.example.com:5000/team/app:v1.2"
     row("image_ref", per_call_us(lambda: image_ref(image)), per_call_us(lambda: image.isascii()))
     clean = "deployment web in namespace default has 3 ready replicas\n" * 20
-    row("redact (1 KiB, nothing to redact)", per_call_us(lambda: redact_text(clean)), per_call_us(clean.lower))
+    row(
+        "redact (1 KiB, nothing to redact)", per_call_us(lambda: redact_text(clean)), per_call_us(clean.lower)
+    )
     dirty = clean + "Authorization: Bearer abcdefghijklmnopqrstuvwxyz password=hunter2\n"
     row("redact (1 KiB, two secrets)", per_call_us(lambda: redact_text(dirty)), per_call_us(dirty.lower))
     row("redact_data (4 arguments)", per_call_us(lambda: redact_data(ARGS)), per_call_us(lambda: dict(ARGS)))

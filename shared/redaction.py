@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import accumulate
 from typing import Any, Final
 
-from shared.secret_keys import KEYWORD_NEEDLES, is_reference, is_secret_key, is_workdir, keyword_spans
+from shared.secret_keys import (
+    KEYWORD_NEEDLES,
+    is_mode,
+    is_reference,
+    is_secret_key,
+    is_workdir,
+    keyword_spans,
+)
 from shared.secret_patterns import FORMATS, PEM_BODY_LINES, SecretFormat, ignorecase
 
 __all__ = ["MAX_DEPTH", "REDACTED", "is_secret_key", "redact_data", "redact_text", "redacted_value"]
@@ -331,7 +338,7 @@ class _Rebuild:
 
     def node(self, node: Any, depth: int, *, deep: bool, key: str = "") -> Any:
         if isinstance(node, str):
-            if deep and node and not is_workdir(key, node):
+            if deep and node and not is_workdir(key, node) and not is_mode(node):
                 return self.mask(node)
             return self.changed.get(node, node)
         if not _is_container(node) or (not deep and id(node) not in self.dirty):

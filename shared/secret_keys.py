@@ -15,7 +15,15 @@ from typing import Final
 
 from shared.secret_patterns import ignorecase
 
-__all__ = ["KEYWORD_NEEDLES", "is_reference", "is_secret_key", "is_workdir", "keyword_spans", "words_of"]
+__all__ = [
+    "KEYWORD_NEEDLES",
+    "is_mode",
+    "is_reference",
+    "is_secret_key",
+    "is_workdir",
+    "keyword_spans",
+    "words_of",
+]
 
 Span = tuple[int, int]
 
@@ -111,6 +119,11 @@ def _classify(name: str) -> bool:
     return False
 
 
+def is_mode(value: str) -> bool:
+    """Whether `value` is a word that names a mode, not a secret (`none`, `bearer`, `basic`, ...)."""
+    return value.lower() in _MODES
+
+
 def is_reference(name: str) -> bool:
     """Whether `name` names a reference or a property (secretName, path, type), not secret data."""
     words = words_of(name)
@@ -145,11 +158,11 @@ _VALUE_RX: Final = re.compile(
     r"|(?P<bare>[^\s,;&\"'`<>{}\[\]()\\]+))"
 )
 # Values that are not secrets (nothing, modes and schemes, keywords of code as in `= await f()`).
-_NOT_SECRET: Final = _words(
+_MODES: Final = _words(
     "null none nil true false ~ undefined on off yes no enabled disabled required optional "
-    "bearer basic digest jwt oauth oauth2 oidc apikey hmac ntlm negotiate mtls static file env "
-    "await lambda not new yield async function typeof return"
+    "bearer basic digest jwt oauth oauth2 oidc apikey hmac ntlm negotiate mtls static file env"
 )
+_NOT_SECRET: Final = _MODES | _words("await lambda not new yield async function typeof return")
 # Placeholders: …, ***, xxx, <your token>, {token}, ${TOKEN}, $TOKEN, %s, TOKEN.
 _PLACEHOLDER_RX: Final = re.compile(
     r"\.{3}|…|\*+|[xX]{3,}|<[^<>]*>|\{\{.*\}\}|\{[A-Za-z_][\w.]*\}|\$\{[^}]*\}.*|\$[A-Z_][A-Z0-9_]*.*"
@@ -190,7 +203,8 @@ _LINE_END_RX: Final = re.compile(r"\r|\n|\\n|[ \t]+#|[ \t]+(?=[A-Za-z_][\w.\-]*=
 _BLOCK_MARKS: Final = ("|", ">", "|-", ">-", "|+", ">+")
 _PAIR_NAME_RX: Final = tuple(
     re.compile(
-        label + rf"(?<![a-z0-9_]{label})\\*[\"']?[ \t]*[:=][ \t]*(?P<vq>\\*[\"']?)(?P<n>[a-z0-9_.\-]++)(?P=vq)"
+        label
+        + rf"(?<![a-z0-9_]{label})\\*[\"']?[ \t]*[:=][ \t]*(?P<vq>\\*[\"']?)(?P<n>[a-z0-9_.\-]++)(?P=vq)"
     )
     for label in ("name", "key")
 )

@@ -743,6 +743,16 @@ def test_docker_env_strings_keep_their_names() -> None:
     }
 
 
+def test_a_mode_under_a_secret_key_is_a_setting() -> None:
+    endpoints = {"auth": "none", "token": "bearer", "password": "new-hunter2", "secret": {"auth": "Basic"}}
+    assert redact_data(endpoints) == {
+        "auth": "none",
+        "token": "bearer",
+        "password": REDACTED,
+        "secret": {"auth": "Basic"},
+    }
+
+
 def test_kubernetes_secrets_show_stand_ins_that_change_with_the_value() -> None:
     secret = {
         "kind": "Secret",
