@@ -84,6 +84,8 @@ PERMISSIONS: Final = frozenset(
         "experts:ask",
         "scan:run",
         "monitoring:read",
+        "monitoring:write",
+        "monitoring:admin",
     }
 )
 
@@ -91,7 +93,7 @@ _READS: Final = sorted(p for p in PERMISSIONS if p.endswith(":read"))
 
 DEFAULT_ROLES: Final[Mapping[str, tuple[str, ...]]] = {
     "viewer": (*_READS, "experts:ask", "scan:run"),
-    "operator": (*_READS, "experts:ask", "scan:run", "deployment:write"),
+    "operator": (*_READS, "experts:ask", "scan:run", "deployment:write", "monitoring:write"),
     "admin": ("*",),
 }
 

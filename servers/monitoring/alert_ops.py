@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
 from typing import Any, Literal
 
 from servers.monitoring.models import Alert, AlertExplanation, Rule, SeriesValue
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.prom_ops import series_name
-from servers.monitoring.time_args import iso
+from servers.monitoring.time_args import iso, parse_rfc3339
 from shared.errors import InvalidArgument, NotFound, ToolFailure
 
 AlertState = Literal["firing", "pending"]
@@ -17,19 +16,10 @@ RuleType = Literal["alert", "record"]
 _EXPLAIN_VALUES = 20
 
 
-def _rfc3339_seconds(text: str | None) -> float | None:
-    if not text or text.startswith("0001-"):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _alert(raw: dict[str, Any], *, now: float) -> Alert:
     labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
     name = labels.pop("alertname", "")
-    since = _rfc3339_seconds(raw.get("activeAt"))
+    since = parse_rfc3339(raw.get("activeAt"))
     return Alert(
         name=name,
         state=str(raw.get("state", "")),

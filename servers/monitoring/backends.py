@@ -11,15 +11,18 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
+from servers.monitoring.am_client import AlertmanagerClient
 from servers.monitoring.health_ops import HealthChecker, UrlCheck
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.settings import MonitoringSettings
 from shared.client_lifetime import ClientLifetime
 from shared.errors import InvalidArgument
+from shared.ownership import OwnershipLedger
 
 
 class Backends:
-    """Prometheus clients by endpoint name and the health checker, created lazily."""
+    """Prometheus and Alertmanager clients by name and the health checker, created lazily; and the
+    ledger of the silences this server created (it outlives the clients)."""
 
     def __init__(
         self,
@@ -28,10 +31,13 @@ class Backends:
         *,
         prometheus_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        # `prometheus_transport` (tests only) serves the Alertmanager clients too.
         self._settings = settings
         self._url_check = url_check
         self._transport = prometheus_transport
         self._prometheus: dict[str, PrometheusClient] = {}
+        self._alertmanagers: dict[str, AlertmanagerClient] = {}
+        self.silences = OwnershipLedger(settings.silence_ledger_file)
         self._health: HealthChecker | None = None
         self._lifetime = ClientLifetime(self.aclose)
 
@@ -56,6 +62,27 @@ class Backends:
             self._prometheus[name] = client
         return client
 
+    def alertmanager(self, name: str | None) -> AlertmanagerClient:
+        """The client of the named Alertmanager (None: the default one).
+
+        Raises:
+            InvalidArgument: unknown name, or no default; the message lists the configured ones.
+        """
+        try:
+            resolved = self._settings.resolve_alertmanager(name)
+        except LookupError as exc:
+            raise InvalidArgument(str(exc)) from None
+        client = self._alertmanagers.get(resolved)
+        if client is None:
+            client = AlertmanagerClient(
+                resolved,
+                self._settings.alertmanagers[resolved],
+                max_response_bytes=self._settings.max_response_bytes,
+                transport=self._transport,
+            )
+            self._alertmanagers[resolved] = client
+        return client
+
     def health(self) -> HealthChecker:
         """The health checker (policy-checked URLs only)."""
         if self._health is None:
@@ -74,8 +101,11 @@ class Backends:
     async def aclose(self) -> None:
         """Close every client now; later calls build new ones."""
         clients, self._prometheus = list(self._prometheus.values()), {}
+        managers, self._alertmanagers = list(self._alertmanagers.values()), {}
         health, self._health = self._health, None
         for client in clients:
             await client.aclose()
+        for manager in managers:
+            await manager.aclose()
         if health is not None:
             await health.aclose()

@@ -58,6 +58,9 @@ class QueryResult(BaseModel):
     samples: list[Sample] = Field(description="Values per series, sorted by series (this page only)")
     scalar: float | str | None = Field(default=None, description="The value of a scalar or string result")
     total_series: int = Field(description="Series in the whole result")
+    estimated_samples: int | None = Field(
+        default=None, description="Samples the cost guard estimated it reads (range selectors only)"
+    )
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` (with the same `time`) to page on"
     )
@@ -94,6 +97,9 @@ class RangeResult(BaseModel):
     step_auto: bool = Field(description="True when the step was chosen automatically")
     series: list[SeriesSummary] = Field(description="Per-series summaries (this page only)")
     total_series: int = Field(description="Series in the whole result")
+    estimated_samples: int | None = Field(
+        default=None, description="Samples the cost guard estimated the query reads"
+    )
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` with the same start/end to page on"
     )

@@ -23,6 +23,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from servers.monitoring.endpoint_http import http_client, read_capped
 from servers.monitoring.settings import PrometheusEndpoint
 from shared.errors import InvalidArgument, UpstreamUnavailable
 
@@ -79,22 +80,9 @@ class PrometheusClient:
         self.url = endpoint.url
         self._endpoint = endpoint
         self._max_bytes = max_response_bytes
-        auth: httpx.Auth | None = None
-        headers = {"Accept": "application/json", "User-Agent": "code-mcp-monitoring"}
-        if endpoint.bearer_token is not None:
-            headers["Authorization"] = f"Bearer {endpoint.bearer_token.get_secret_value()}"
-        elif endpoint.username is not None and endpoint.password is not None:
-            auth = httpx.BasicAuth(endpoint.username, endpoint.password.get_secret_value())
-        verify: bool | str = str(endpoint.ca_file) if endpoint.ca_file else endpoint.verify_tls
-        self._http = httpx.AsyncClient(
-            base_url=endpoint.url,
-            headers=headers,
-            auth=auth,
-            verify=verify,
-            timeout=httpx.Timeout(endpoint.timeout_s),
-            follow_redirects=False,
-            transport=transport,
-        )
+        self._http = http_client(endpoint, transport=transport)
+        #: (scrape_interval_s, evaluation_interval_s) of this Prometheus, once the cost guard read them.
+        self.intervals: tuple[float, float] | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -146,7 +134,7 @@ class PrometheusClient:
                 request = self._http.build_request("GET", url, params=params)
             response = await self._http.send(request, stream=True)
             try:
-                body = await self._read_capped(response)
+                body = await read_capped(response, self._max_bytes, "Prometheus")
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
@@ -158,19 +146,6 @@ class PrometheusClient:
         if response.status_code >= 500 and not _has_prometheus_error(body):
             raise _Retryable(f"HTTP {response.status_code}")
         return response.status_code, body
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise InvalidArgument(
-                    f"Prometheus's reply is larger than {self._max_bytes // 1024} KiB: narrow the query with "
-                    "label matchers, aggregate it (sum by (...)), or shorten the time range."
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _raise_for_reply(self, status: int, body: bytes, expr: str | None) -> Reply:
         if status in (401, 403):

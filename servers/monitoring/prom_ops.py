@@ -10,6 +10,7 @@ import re
 import statistics
 from typing import Any
 
+from servers.monitoring.cost_ops import CostLimits, check_cost
 from servers.monitoring.models import MetricMetadata, QueryResult, RangeResult, Sample, SeriesSummary, Trend
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.time_args import auto_step, iso
@@ -69,9 +70,13 @@ def _guard_series(count: int, max_series: int) -> None:
         )
 
 
-async def instant_query(client: PrometheusClient, expr: str, *, at: float, max_series: int) -> QueryResult:
-    """Evaluate `expr` at Unix time `at`; refuse results with more than `max_series` series."""
+async def instant_query(
+    client: PrometheusClient, expr: str, *, at: float, max_series: int, limits: CostLimits
+) -> QueryResult:
+    """Evaluate `expr` at Unix time `at`; refuse results with more than `max_series` series, and
+    expressions with range selectors the cost guard estimates above its bound."""
     expr = check_expr(expr)
+    cost = await check_cost(client, expr, start=at, end=at, step=1.0, limits=limits)
     reply = await client.api("query", {"query": expr, "time": f"{at:.3f}"}, expr=expr)
     data = reply.data or {}
     result_type = data.get("resultType", "vector")
@@ -104,6 +109,7 @@ async def instant_query(client: PrometheusClient, expr: str, *, at: float, max_s
         samples=samples,
         scalar=scalar,
         total_series=total,
+        estimated_samples=round(cost.total) if cost is not None else None,
         warnings=reply.warnings,
     )
 
@@ -169,10 +175,13 @@ async def range_query(
     max_points: int,
     target_points: int,
     max_raw_points: int,
+    limits: CostLimits,
 ) -> RangeResult:
-    """Evaluate `expr` over [start, end] and summarise each series; raw points only on request."""
+    """Evaluate `expr` over [start, end] and summarise each series; raw points only on request.
+    The cost guard estimates the samples it reads first, and refuses it above its bound."""
     expr = check_expr(expr)
     step_s, step_auto = choose_step(start, end, step, max_points=max_points, target_points=target_points)
+    cost = await check_cost(client, expr, start=start, end=end, step=step_s, limits=limits)
     params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"}
     reply = await client.api("query_range", params, expr=expr)
     data = reply.data or {}
@@ -203,6 +212,7 @@ async def range_query(
         step_auto=step_auto,
         series=series,
         total_series=len(series),
+        estimated_samples=round(cost.total) if cost is not None else None,
         warnings=reply.warnings,
     )
 

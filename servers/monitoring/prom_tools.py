@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from servers.monitoring import alert_ops, prom_ops, status_ops
+from servers.monitoring.cost_ops import CostLimits
 from servers.monitoring.models import (
     Alert,
     AlertExplanation,
@@ -50,6 +51,14 @@ def prom_tools(
     remote = kit.toolset(permission="monitoring:read", open_world=True)
     local = kit.toolset(permission="monitoring:read", open_world=False)
 
+    def cost_limits(client: PrometheusClient) -> CostLimits:
+        return CostLimits(
+            enabled=settings.cost_guard,
+            max_samples=settings.cost_max_samples,
+            max_selectors=settings.cost_max_selectors,
+            scrape_interval_s=settings.endpoints[client.name].scrape_interval_s,
+        )
+
     @local.tool("prom_endpoints", "List Prometheus endpoints")
     async def prom_endpoints() -> EndpointList:
         """List the Prometheus endpoints the prom_* tools can query, by name."""
@@ -77,14 +86,17 @@ def prom_tools(
         cursor: Cursor = None,
     ) -> QueryResult:
         """Evaluate a PromQL expression at one instant (default now): one value per series. Results
-        with too many series are refused with advice (aggregate, add label matchers, topk). A bad
-        expression returns Prometheus's parse error with its line and column."""
+        with too many series are refused with advice (aggregate, add label matchers, topk). With a
+        range selector (x[1h]) the samples it reads are estimated first and a query above the
+        server's bound is refused with what to change. A bad expression returns Prometheus's parse
+        error with its line and column."""
         if cursor is not None and time is None:
             raise InvalidArgument("pass the `time` of the first page together with `cursor`")
         now = _now()
         at = round(parse_time(time, now=now), 3)  # the precision `time` is shown with
+        client = client_for(endpoint)
         result = await prom_ops.instant_query(
-            client_for(endpoint), expr, at=at, max_series=settings.max_series
+            client, expr, at=at, max_series=settings.max_series, limits=cost_limits(client)
         )
         cut = page(result.samples, resolved={"endpoint": result.endpoint, "time": at})
         return result.model_copy(
@@ -111,13 +123,16 @@ def prom_tools(
     ) -> RangeResult:
         """Evaluate a PromQL expression over a time range and summarise each series: min, max, avg,
         first, last, trend (rising/falling/flat) and slope per hour. Raw points only on request.
-        The step is chosen automatically when omitted; too many series or points are refused."""
+        The step is chosen automatically when omitted; too many series or points are refused, and so
+        is a query the cost guard estimates to read more samples than the server allows (the refusal
+        gives the estimate and a step or range that would fit)."""
         now = _now()
         # Rounded to the millisecond `start`/`end` are shown with, so the shown values page on exactly.
         start_s = round(parse_time(start, now=now), 3)
         end_s = round(parse_time(end, now=now), 3)
+        client = client_for(endpoint)
         result = await prom_ops.range_query(
-            client_for(endpoint),
+            client,
             expr,
             start=start_s,
             end=end_s,
@@ -127,6 +142,7 @@ def prom_tools(
             max_points=settings.max_points,
             target_points=settings.target_points,
             max_raw_points=settings.max_raw_points,
+            limits=cost_limits(client),
         )
         cut = page(
             result.series,

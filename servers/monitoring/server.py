@@ -1,8 +1,11 @@
 """The monitoring MCP server: wiring only. The logic lives in the `*_ops.py` modules.
 
-Tools: Prometheus queries and metadata on named endpoints (`prom_*`), endpoint health
+Tools: Prometheus queries and metadata on named endpoints (`prom_*`, range queries behind a cost
+guard), Alertmanager alerts, groups, silences, receivers and status on named Alertmanagers (`am_*`;
+creating and expiring silences at the write tier only), SLO error budgets and burn rates
+(`slo_status`), the health gate after a rollout (`rollout_verify`), endpoint health
 (`health_check`), the host (`host_stats`, psutil, no Prometheus needed) and the suite's own metrics
-(`suite_metrics`). All are read-only.
+(`suite_metrics`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 import httpx
 from mcp.server.mcpserver import MCPServer
 
+from servers.monitoring.am_tools import am_tools
 from servers.monitoring.backends import Backends
+from servers.monitoring.gate_tools import gate_tools
 from servers.monitoring.probe_tools import probe_tools
 from servers.monitoring.prom_tools import prom_tools
 from servers.monitoring.settings import MonitoringSettings
@@ -28,7 +33,12 @@ Start with prom_alerts (what is firing) and prom_targets(health='down'), then pr
 one alert, prom_query / prom_query_range for numbers (range results come summarised per series:
 min/max/avg/last/trend), prom_labels / prom_label_values / prom_series / prom_metric_metadata to find
 metric names, prom_status for Prometheus itself. Every prom_* tool takes `endpoint` (see
-prom_endpoints). host_stats reads this machine without Prometheus; health_check probes URLs the policy
+prom_endpoints). Alertmanager: am_alerts (what notifies, what is silenced or inhibited), am_alert_groups,
+am_silences, am_receivers, am_status; am_silence_create (use dry_run first: it shows what the matchers
+would mute) and am_silence_expire where the write tier is enabled. slo_status tells how much error
+budget an SLO has left and whether it burns fast enough to page. After a rollout (k8s_rollout_status
+done), rollout_verify watches the configured checks and says pass or fail; on fail consider
+k8s_rollback. host_stats reads this machine without Prometheus; health_check probes URLs the policy
 allows; suite_metrics shows the CODE servers' own call, error and latency figures."""
 
 
@@ -41,9 +51,11 @@ def build_server(
     """The monitoring server.
 
     Args:
-        config: the suite configuration; `[monitoring]` names the Prometheus endpoints and limits.
+        config: the suite configuration; `[monitoring]` names the Prometheus endpoints, the
+            Alertmanagers, the SLOs, the rollout checks and the limits.
         runtime: shared by every server of one process.
-        prometheus_transport: an httpx transport for every Prometheus client (tests only).
+        prometheus_transport: an httpx transport for every Prometheus and Alertmanager client
+            (tests only).
     """
     settings = config.section("monitoring", MonitoringSettings)
 
@@ -59,5 +71,7 @@ def build_server(
 
     kit = ServerKit("monitoring", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
     prom_tools(kit, settings, backends.prometheus)
+    am_tools(kit, settings, backends)
+    gate_tools(kit, settings, backends)
     probe_tools(kit, settings, backends)
     return kit.server

@@ -79,3 +79,13 @@ def auto_step(start: float, end: float, target_points: int) -> float:
 def iso(seconds: float) -> str:
     """RFC 3339 UTC text of Unix seconds, to the millisecond."""
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: object) -> float | None:
+    """Unix seconds of an RFC 3339 time as Prometheus and Alertmanager send it; None for none/zero."""
+    if not isinstance(text, str) or not text or text.startswith("0001-"):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -22,10 +22,10 @@ SERVER_NAMES: tuple[str, ...] = ("deployment", "experts", "security-scan", "moni
 # Tool names start with the server's domain (DESIGN.md: docker_…, k8s_…, prom_…, scan_…, experts_…);
 # monitoring also reads the host, endpoint health and the suite's own metrics.
 DOMAIN_PREFIXES: dict[str, tuple[str, ...]] = {
-    "deployment": ("docker_", "k8s_"),
+    "deployment": ("docker_", "k8s_", "helm_", "compose_"),
     "experts": ("experts_",),
     "security-scan": ("scan_",),
-    "monitoring": ("prom_", "health_", "host_", "suite_"),
+    "monitoring": ("prom_", "am_", "slo_", "rollout_", "health_", "host_", "suite_"),
 }
 
 CLIENT_DIR = Path(__file__).resolve().parent / "ts_client"

@@ -1,4 +1,5 @@
-"""Fixtures: the real Prometheus stack (started once per session) and clients pointed at it."""
+"""Fixtures: the real Prometheus stack and a Prometheus on backfilled SLO history (each started once
+per session), and clients pointed at them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.settings import PrometheusEndpoint
+from tests.integration.monitoring.backfill import Backfilled, slo_prometheus
 from tests.integration.monitoring.prom_stack import PromStack, prometheus_stack
 
 
@@ -28,3 +30,10 @@ async def prom(prom_stack: PromStack) -> AsyncIterator[PrometheusClient]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def slo_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
+    """A Prometheus on 31 days of backfilled SLO history (see backfill.py)."""
+    with slo_prometheus(tmp_path_factory.mktemp("slo-prometheus")) as backfilled:
+        yield backfilled

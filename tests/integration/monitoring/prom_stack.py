@@ -1,8 +1,12 @@
 """Start a real Prometheus stack from Debian on free loopback ports, and stop it by PID.
 
-Prometheus scrapes itself, node-exporter, a pushgateway (with pushed metrics) and a target that is
-down; it evaluates a rule that fires at once (`vector(1) > 0`), one that stays pending (`for: 1h`)
-and a recording rule, and sends alerts to an Alertmanager with one named receiver.
+Prometheus scrapes itself, node-exporter, a pushgateway (with pushed metrics), a target that is
+down and an "app" served by this process (`app_target.py`: request counters and a latency histogram
+per deployment, and a /healthz per deployment); it evaluates a rule that fires at once
+(`vector(1) > 0`), one that stays pending (`for: 1h`), a recording rule, and alerts for Alertmanager:
+one inhibited by AlwaysFiring and one per shard of five. Alertmanager routes severity=page to
+`code-pager` (a webhook into the app target), severity=ticket to `code-tickets`, the rest to
+`code-null`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import ctypes.util
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.monitoring.app_target import app_target
 from tests.support.services import free_port, require_program, stop_process, wait_until
 
 # bcrypt (cost 4) of BASIC_AUTH_PASSWORD, for Prometheus's --web.config.file.
@@ -56,7 +62,45 @@ groups:
         annotations: {summary: "Fails to evaluate: one-to-one match against several series"}
       - record: code:up:sum
         expr: sum(up)
+  - name: code-test-alertmanager
+    interval: 1s
+    rules:
+      - alert: InhibitedByAlwaysFiring
+        expr: vector(1) > 0
+        labels: {severity: info}
+        annotations: {summary: "Firing, but inhibited in Alertmanager while AlwaysFiring fires"}
+      - alert: CodeShardHot
+        expr: code_test_cardinality{shard=~"s000[0-4]"} >= 0
+        labels: {severity: ticket, team: storage}
+        annotations: {summary: "One alert per shard, for silences"}
 """
+
+ALERTMANAGER = """
+route:
+  receiver: code-null
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['severity="page"']
+      receiver: code-pager
+    - matchers: ['severity="ticket"']
+      receiver: code-tickets
+receivers:
+  - name: code-null
+  - name: code-pager
+    webhook_configs:
+      - url: {hook}
+        send_resolved: false
+        http_config: {{authorization: {{credentials: webhook-secret-token-1234}}}}
+  - name: code-tickets
+inhibit_rules:
+  - source_matchers: ['alertname="AlwaysFiring"']
+    target_matchers: ['alertname="InhibitedByAlwaysFiring"']
+"""
+#: The alerts Alertmanager holds once the stack is up: name -> how many.
+AM_ALERTS = {"AlwaysFiring": 1, "InhibitedByAlwaysFiring": 1, "CodeShardHot": 5}
 
 
 @dataclass(frozen=True)
@@ -68,6 +112,7 @@ class PromStack:
     pushgateway: str
     alertmanager: str
     down_target: str
+    app: str
 
 
 def _die_with_parent() -> None:
@@ -92,7 +137,8 @@ def _get_ok(url: str, **kwargs: object) -> bool:
 
 
 @contextmanager
-def _process(args: list[str], log: Path, ready_url: str, what: str, **auth: object) -> Iterator[None]:
+def service_process(args: list[str], log: Path, ready_url: str, what: str, **auth: object) -> Iterator[None]:
+    """Run a program until the block ends, once `ready_url` answers 200 (its log in the error if not)."""
     proc = _start(args, log)
     try:
         try:
@@ -120,7 +166,9 @@ def push_metrics(pushgateway: str) -> None:
     response.raise_for_status()
 
 
-def _prometheus_config(stack_dir: Path, node: int, push: int, alert: int, down: int, self_port: int) -> Path:
+def _prometheus_config(
+    stack_dir: Path, node: int, push: int, alert: int, down: int, self_port: int, app: int
+) -> Path:
     rules = stack_dir / "rules.yml"
     rules.write_text(RULES)
     config = stack_dir / "prometheus.yml"
@@ -141,6 +189,8 @@ scrape_configs:
     static_configs: [{{targets: ["127.0.0.1:{push}"]}}]
   - job_name: gone
     static_configs: [{{targets: ["127.0.0.1:{down}"]}}]
+  - job_name: app
+    static_configs: [{{targets: ["127.0.0.1:{app}"]}}]
 """
     )
     return config
@@ -161,78 +211,80 @@ def _wait_for_data(prometheus: str) -> None:
         groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=2.0).json()["data"]["groups"]
         return any(r["name"] == "BrokenRule" and r["health"] == "err" for g in groups for r in g["rules"])
 
+    def app_rates() -> bool:
+        query = 'sum(rate(app_http_requests_total{deployment="web-bad"}[5s])) > 0'
+        result = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=2.0).json()
+        return bool(result["data"]["result"])
+
     wait_until(scraped, timeout=60, what="Prometheus scraping every target", interval=0.2)
     wait_until(firing, timeout=60, what="the AlwaysFiring alert", interval=0.2)
     wait_until(evaluated, timeout=60, what="the BrokenRule evaluation error", interval=0.2)
+    wait_until(app_rates, timeout=60, what="two scrapes of the app target", interval=0.2)
+
+
+def _wait_for_alertmanager(alertmanager: str) -> None:
+    def routed() -> bool:
+        alerts = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=2.0).json()
+        names = Counter(a["labels"]["alertname"] for a in alerts)
+        inhibited = [a for a in alerts if a["status"]["inhibitedBy"]]
+        return dict(names) == AM_ALERTS and len(inhibited) == 1
+
+    wait_until(routed, timeout=60, what="the alerts in Alertmanager (and the inhibition)", interval=0.2)
 
 
 @contextmanager
 def prometheus_stack(stack_dir: Path) -> Iterator[PromStack]:
-    """Start Alertmanager, node-exporter, pushgateway and Prometheus; stop them all on exit."""
+    """Start the app target, Alertmanager, node-exporter, pushgateway and Prometheus; stop them all."""
     prometheus = require_program("prometheus")
     node_exporter = require_program("prometheus-node-exporter", "node_exporter")
     pushgateway = require_program("prometheus-pushgateway", "pushgateway")
     alertmanager = require_program("prometheus-alertmanager", "alertmanager")
     node, push, alert, down, prom = (free_port() for _ in range(5))
-    am_config = stack_dir / "alertmanager.yml"
-    am_config.write_text("route: {receiver: code-null}\nreceivers:\n  - name: code-null\n")
     (stack_dir / "am").mkdir()
     (stack_dir / "tsdb").mkdir()
-    config = _prometheus_config(stack_dir, node, push, alert, down, prom)
-    stack = PromStack(
-        prometheus=f"http://127.0.0.1:{prom}",
-        node_exporter=f"http://127.0.0.1:{node}",
-        pushgateway=f"http://127.0.0.1:{push}",
-        alertmanager=f"http://127.0.0.1:{alert}",
-        down_target=f"http://127.0.0.1:{down}",
-    )
     with ExitStack() as stack_ctx:
-        stack_ctx.enter_context(
-            _process(
-                [
-                    alertmanager,
-                    f"--config.file={am_config}",
-                    f"--storage.path={stack_dir / 'am'}",
-                    f"--web.listen-address=127.0.0.1:{alert}",
-                    "--cluster.listen-address=",
-                ],
-                stack_dir / "alertmanager.log",
-                f"{stack.alertmanager}/-/ready",
-                "Alertmanager",
-            )
+        app = stack_ctx.enter_context(app_target())
+        am_config = stack_dir / "alertmanager.yml"
+        am_config.write_text(ALERTMANAGER.format(hook=f"{app.url}/hook"))
+        config = _prometheus_config(stack_dir, node, push, alert, down, prom, app.port)
+        stack = PromStack(
+            prometheus=f"http://127.0.0.1:{prom}",
+            node_exporter=f"http://127.0.0.1:{node}",
+            pushgateway=f"http://127.0.0.1:{push}",
+            alertmanager=f"http://127.0.0.1:{alert}",
+            down_target=f"http://127.0.0.1:{down}",
+            app=app.url,
         )
-        stack_ctx.enter_context(
-            _process(
-                [node_exporter, f"--web.listen-address=127.0.0.1:{node}", "--no-collector.systemd"],
-                stack_dir / "node-exporter.log",
-                f"{stack.node_exporter}/metrics",
-                "node-exporter",
-            )
-        )
-        stack_ctx.enter_context(
-            _process(
-                [pushgateway, f"--web.listen-address=127.0.0.1:{push}"],
-                stack_dir / "pushgateway.log",
-                f"{stack.pushgateway}/-/ready",
-                "pushgateway",
-            )
-        )
+        am_args = [
+            alertmanager,
+            f"--config.file={am_config}",
+            f"--storage.path={stack_dir / 'am'}",
+            f"--web.listen-address=127.0.0.1:{alert}",
+            "--cluster.listen-address=",
+        ]
+
+        def start(args: list[str], log: str, ready: str, what: str) -> None:
+            stack_ctx.enter_context(service_process(args, stack_dir / log, ready, what))
+
+        start(am_args, "alertmanager.log", f"{stack.alertmanager}/-/ready", "Alertmanager")
+        node_args = [node_exporter, f"--web.listen-address=127.0.0.1:{node}", "--no-collector.systemd"]
+        start(node_args, "node-exporter.log", f"{stack.node_exporter}/metrics", "node-exporter")
+        push_args = [pushgateway, f"--web.listen-address=127.0.0.1:{push}"]
+        start(push_args, "pushgateway.log", f"{stack.pushgateway}/-/ready", "pushgateway")
         push_metrics(stack.pushgateway)
-        stack_ctx.enter_context(
-            _process(
-                [
-                    prometheus,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={stack_dir / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{prom}",
-                    "--web.enable-lifecycle",
-                ],
-                stack_dir / "prometheus.log",
-                f"{stack.prometheus}/-/ready",
-                "Prometheus",
-            )
-        )
+        prom_args = [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={stack_dir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom}",
+            "--web.enable-lifecycle",
+            # Alerts first evaluated before the notifier has found Alertmanager are resent only after
+            # this delay (default 1m): keep it short so Alertmanager holds them within seconds.
+            "--rules.alert.resend-delay=1s",
+        ]
+        start(prom_args, "prometheus.log", f"{stack.prometheus}/-/ready", "Prometheus")
         _wait_for_data(stack.prometheus)
+        _wait_for_alertmanager(stack.alertmanager)
         yield stack
 
 
@@ -250,7 +302,7 @@ def prometheus_with_basic_auth(stack_dir: Path) -> Iterator[str]:
         f"{{username: {BASIC_AUTH_USER}, password: {BASIC_AUTH_PASSWORD}}}\n"
     )
     (stack_dir / "auth-tsdb").mkdir()
-    with _process(
+    with service_process(
         [
             prometheus,
             f"--config.file={config}",

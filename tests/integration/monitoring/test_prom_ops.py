@@ -7,6 +7,7 @@ import time
 import pytest
 
 from servers.monitoring import alert_ops, prom_ops, status_ops
+from servers.monitoring.cost_ops import CostLimits
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.settings import PrometheusEndpoint
 from shared.errors import InvalidArgument, NotFound, UpstreamUnavailable
@@ -21,41 +22,49 @@ from tests.support.services import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
+# The cost guard on, with a bound no query here comes near (its refusals are tested in test_cost_guard).
+LIMITS = CostLimits(enabled=True, max_samples=10**9, max_selectors=20, scrape_interval_s=None)
+
 
 async def test_instant_query_returns_one_sample_per_series(prom: PrometheusClient) -> None:
-    result = await prom_ops.instant_query(prom, "up", at=time.time(), max_series=100)
+    result = await prom_ops.instant_query(prom, "up", at=time.time(), max_series=100, limits=LIMITS)
     assert result.result_type == "vector"
     by_job = {s.metric.split('job="')[1].split('"')[0]: s.value for s in result.samples}
     assert by_job["prometheus"] == 1.0
     assert by_job["node"] == 1.0
     assert by_job["gone"] == 0.0
-    assert result.total_series == len(result.samples) == 4
+    assert by_job["app"] == 1.0
+    assert result.total_series == len(result.samples) == 5
 
 
 async def test_instant_query_reads_pushed_metrics(prom: PrometheusClient) -> None:
     result = await prom_ops.instant_query(
-        prom, 'code_batch_records_processed{stage="load"}', at=time.time(), max_series=10
+        prom, 'code_batch_records_processed{stage="load"}', at=time.time(), max_series=10, limits=LIMITS
     )
     assert [s.value for s in result.samples] == [1234.0]
     assert 'job="code_batch"' in result.samples[0].metric
 
 
 async def test_scalar_query_has_no_series(prom: PrometheusClient) -> None:
-    result = await prom_ops.instant_query(prom, "scalar(vector(42))", at=time.time(), max_series=10)
+    result = await prom_ops.instant_query(
+        prom, "scalar(vector(42))", at=time.time(), max_series=10, limits=LIMITS
+    )
     assert result.result_type == "scalar"
     assert result.scalar == 42.0
     assert result.samples == []
 
 
 async def test_range_selector_at_an_instant_shows_the_newest_point(prom: PrometheusClient) -> None:
-    result = await prom_ops.instant_query(prom, 'up{job="prometheus"}[30s]', at=time.time(), max_series=10)
+    result = await prom_ops.instant_query(
+        prom, 'up{job="prometheus"}[30s]', at=time.time(), max_series=10, limits=LIMITS
+    )
     assert result.result_type == "matrix"
     assert [s.value for s in result.samples] == [1.0]
 
 
 async def test_bad_promql_reports_the_parsers_position(prom: PrometheusClient) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        await prom_ops.instant_query(prom, "sum(rate(up[5m])", at=time.time(), max_series=10)
+        await prom_ops.instant_query(prom, "sum(rate(up[5m])", at=time.time(), max_series=10, limits=LIMITS)
     message = str(caught.value)
     assert "PromQL parse error at line 1, column" in message
     assert "sum(rate(up[5m])" in message
@@ -64,7 +73,9 @@ async def test_bad_promql_reports_the_parsers_position(prom: PrometheusClient) -
 
 async def test_huge_cardinality_query_is_stopped_by_the_guard(prom: PrometheusClient) -> None:
     with pytest.raises(InvalidArgument, match=f"matched {CARDINALITY_SERIES} series, above the limit of 100"):
-        await prom_ops.instant_query(prom, "code_test_cardinality", at=time.time(), max_series=100)
+        await prom_ops.instant_query(
+            prom, "code_test_cardinality", at=time.time(), max_series=100, limits=LIMITS
+        )
 
 
 async def test_range_query_summarises_each_series(prom: PrometheusClient) -> None:
@@ -80,6 +91,7 @@ async def test_range_query_summarises_each_series(prom: PrometheusClient) -> Non
         max_points=11000,
         target_points=13,
         max_raw_points=100,
+        limits=LIMITS,
     )
     assert result.step_auto and result.step_seconds == 5
     [series] = result.series
@@ -104,6 +116,7 @@ async def test_range_query_sees_falling_and_flat_series_and_raw_points(prom: Pro
         max_points=11000,
         target_points=100,
         max_raw_points=100,
+        limits=LIMITS,
     )
     shapes = {s.metric: s for s in result.series}
     assert shapes['{shape="falling"}'].trend == "falling"
@@ -126,6 +139,7 @@ async def test_range_query_refuses_too_many_points(prom: PrometheusClient) -> No
             max_points=11000,
             target_points=100,
             max_raw_points=100,
+            limits=LIMITS,
         )
 
 
@@ -161,15 +175,20 @@ async def test_targets_show_the_down_one_first(prom: PrometheusClient) -> None:
     assert targets[0].job == "gone" and targets[0].health == "down"
     assert targets[0].last_error
     up = await status_ops.list_targets(prom, state="active", health="up", job=None)
-    assert {t.job for t in up} == {"prometheus", "node", "pushgateway"}
+    assert {t.job for t in up} == {"prometheus", "node", "pushgateway", "app"}
 
 
 async def test_alerts_list_firing_and_pending(prom: PrometheusClient) -> None:
     alerts = await alert_ops.active_alerts(prom, state=None, now=time.time())
     states = {a.name: a.state for a in alerts}
-    assert states == {"AlwaysFiring": "firing", "SlowBurn": "pending"}
+    assert states == {
+        "AlwaysFiring": "firing",
+        "SlowBurn": "pending",
+        "InhibitedByAlwaysFiring": "firing",
+        "CodeShardHot": "firing",
+    }
     firing = await alert_ops.active_alerts(prom, state="firing", now=time.time())
-    assert [a.name for a in firing] == ["AlwaysFiring"]
+    assert [a.name for a in firing] == ["AlwaysFiring", *["CodeShardHot"] * 5, "InhibitedByAlwaysFiring"]
     assert firing[0].labels["severity"] == "page"
     assert firing[0].active_for_seconds is not None and firing[0].active_for_seconds >= 0
 
@@ -182,6 +201,8 @@ async def test_rules_filter_by_type(prom: PrometheusClient) -> None:
         ("NeverFires", "alerting"),
         ("BrokenRule", "alerting"),
         ("code:up:sum", "recording"),
+        ("InhibitedByAlwaysFiring", "alerting"),
+        ("CodeShardHot", "alerting"),
     ]
     recording = await alert_ops.list_rules(prom, rule_type="record", search=None)
     assert [r.expr for r in recording] == ["sum(up)"]
@@ -241,7 +262,7 @@ async def test_down_endpoint_fails_fast_with_a_clear_error() -> None:
     )
     try:
         with pytest.raises(UpstreamUnavailable, match=r"failed after 3 attempt\(s\): ConnectError"):
-            await prom_ops.instant_query(client, "up", at=time.time(), max_series=10)
+            await prom_ops.instant_query(client, "up", at=time.time(), max_series=10, limits=LIMITS)
     finally:
         await client.aclose()
 
@@ -252,7 +273,9 @@ async def test_reply_larger_than_the_cap_is_refused(prom_stack: PromStack) -> No
     )
     try:
         with pytest.raises(InvalidArgument, match="larger than 4 KiB"):
-            await prom_ops.instant_query(client, "code_test_cardinality", at=time.time(), max_series=10_000)
+            await prom_ops.instant_query(
+                client, "code_test_cardinality", at=time.time(), max_series=10_000, limits=LIMITS
+            )
     finally:
         await client.aclose()
 
@@ -270,10 +293,12 @@ async def test_basic_auth_endpoint(tmp_path_factory: pytest.TempPathFactory) -> 
             max_response_bytes=2**20,
         )
         try:
-            result = await prom_ops.instant_query(good, "vector(3)", at=time.time(), max_series=10)
+            result = await prom_ops.instant_query(
+                good, "vector(3)", at=time.time(), max_series=10, limits=LIMITS
+            )
             assert result.samples[0].value == 3.0
             with pytest.raises(UpstreamUnavailable, match="refused our credentials"):
-                await prom_ops.instant_query(bad, "vector(3)", at=time.time(), max_series=10)
+                await prom_ops.instant_query(bad, "vector(3)", at=time.time(), max_series=10, limits=LIMITS)
         finally:
             await good.aclose()
             await bad.aclose()

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult
 
 from servers.monitoring.server import build_server
 from shared.settings import SuiteConfig
+from tests.integration.monitoring.calls import call, error_of, session, suite_config
 from tests.integration.monitoring.prom_stack import CARDINALITY_SERIES, PromStack
 from tests.integration.monitoring.tls_server import https_server
 from tests.support.connect import Connector
@@ -36,43 +34,17 @@ TOOLS = {
     "prom_rules",
     "prom_status",
     "prom_explain_alert",
+    "am_alerts",
+    "am_alert_groups",
+    "am_silences",
+    "am_receivers",
+    "am_status",
+    "slo_status",
+    "rollout_verify",
     "health_check",
     "host_stats",
     "suite_metrics",
 }
-
-
-def suite_config(stack: PromStack, **monitoring: Any) -> dict[str, Any]:
-    """A suite configuration whose `local` endpoint is the test Prometheus."""
-    section: dict[str, Any] = {"endpoints": {"local": {"url": stack.prometheus, "retries": 1}}}
-    section.update(monitoring)
-    return {"monitoring": section, "policy": {"url_allowlist": [stack.node_exporter]}}
-
-
-@asynccontextmanager
-async def session(tmp_path: Path, config: Mapping[str, Any]) -> AsyncIterator[Client]:
-    async with Connector("memory", tmp_path)("monitoring", config) as client:
-        yield client
-
-
-async def call(client: Client, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Call a tool that must succeed; its structured result."""
-    with anyio.fail_after(30):
-        result = await client.call_tool(tool, args or {})
-    assert isinstance(result, CallToolResult)
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
-
-
-async def error_of(client: Client, tool: str, args: dict[str, Any] | None = None) -> str:
-    """Call a tool that must fail as a tool error; its message."""
-    with anyio.fail_after(30):
-        result = await client.call_tool(tool, args or {})
-    assert isinstance(result, CallToolResult)
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 @pytest.fixture
@@ -82,6 +54,7 @@ async def client(tmp_path: Path, prom_stack: PromStack) -> AsyncIterator[Client]
 
 
 async def test_every_tool_is_read_only_titled_and_typed(client: Client) -> None:
+    """At the default (read) tier: no silence tool exists at all."""
     tools = (await client.list_tools()).tools
     assert {t.name for t in tools} == TOOLS
     for tool in tools:
@@ -166,7 +139,8 @@ async def test_targets_alerts_rules_and_status(client: Client) -> None:
     down = await call(client, "prom_targets", {"health": "down"})
     assert [t["job"] for t in down["items"]] == ["gone"]
     firing = await call(client, "prom_alerts", {"state": "firing"})
-    assert [a["name"] for a in firing["items"]] == ["AlwaysFiring"]
+    names = [a["name"] for a in firing["items"]]
+    assert names == ["AlwaysFiring", *["CodeShardHot"] * 5, "InhibitedByAlwaysFiring"]
     rules = await call(client, "prom_rules", {"type": "record"})
     assert [r["name"] for r in rules["items"]] == ["code:up:sum"]
     status = await call(client, "prom_status")

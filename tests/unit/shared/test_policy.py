@@ -68,9 +68,12 @@ def test_default_roles_grant_what_the_design_says() -> None:
     policy = Policy()
     reads = {p for p in PERMISSIONS if p.endswith(":read")}
     assert policy.permissions("viewer") == frozenset(reads | {"experts:ask", "scan:run"})
-    assert policy.permissions("operator") == policy.permissions("viewer") | {"deployment:write"}
+    assert policy.permissions("operator") == policy.permissions("viewer") | {
+        "deployment:write",
+        "monitoring:write",
+    }
     assert policy.permissions("admin") == PERMISSIONS
-    assert "deployment:admin" not in policy.permissions("operator")
+    assert not {"deployment:admin", "monitoring:admin"} & policy.permissions("operator")
     assert policy.roles == frozenset(DEFAULT_ROLES)
 
 
