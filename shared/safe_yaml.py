@@ -130,7 +130,7 @@ class _BoundedComposer(Composer):
         if anchored is None:
             raise _LimitHit(
                 f"the alias *{anchor[:80]}{_where(mark)} repeats the node that contains it; a recursive "
-                "structure cannot be sent to Kubernetes: remove the alias"
+                "structure cannot be loaded: remove the alias"
             )
         size, height = anchored
         reach = self._depth + height

@@ -147,12 +147,24 @@ class ComposeOps:
     # ------------------------------------------------------------------ plan and up
 
     def plan(
-        self, project_dir: str, files: list[str] | None, profiles: list[str] | None, *, identity: Identity
+        self,
+        project_dir: str,
+        files: list[str] | None,
+        profiles: list[str] | None,
+        *,
+        identity: Identity,
+        image_scans: list[str] | None = None,
     ) -> ComposePlan:
         root, model = self.resolve(project_dir, files, profiles)
         project = model["name"]
         self._owned(project, identity, "change")
         hardened = self._check(model, identity)
+        image_ids = {}
+        if self.docker.image_gate.enabled:  # the ids the scans vouch for; compose_up runs only those
+            image_ids = {
+                name: self.docker.gated_image(service["image"], image_scans)
+                for name, service in sorted(hardened["services"].items())
+            }
         hashes = self._hashes(hardened, root)
         live = {
             (c.get("Labels") or {}).get("com.docker.compose.service", ""): c
@@ -191,7 +203,13 @@ class ComposeOps:
             )
             for name, c in sorted(live.items())
         ]
-        body = {"type": "compose", "project": project, "project_dir": str(root), "model": hardened}
+        body = {
+            "type": "compose",
+            "project": project,
+            "project_dir": str(root),
+            "model": hardened,
+            "image_ids": image_ids,
+        }
         context = f"docker:{self.docker.settings.docker_host}"
         sha = plan_hash(context, [body])
         stored = self.store.add(sha256=sha, context=context, owner=identity.subject, bodies=[body])
@@ -243,8 +261,14 @@ class ComposeOps:
             raise PermissionDenied(
                 "the planned model no longer passes the checks unchanged; run compose_plan again"
             )
-        for service in model["services"].values():
+        for name, service in model["services"].items():
             self.docker.ensure_image(service["image"])
+            planned_id = (body.get("image_ids") or {}).get(name)
+            if planned_id is not None and self.docker.image_id(service["image"]) != planned_id:
+                raise PermissionDenied(
+                    f"image {service['image']!r} of service {name!r} is not the image that was scanned "
+                    "and planned; nothing was started; run compose_plan again"
+                )
         services = sorted(model["services"])
         done: set[str] = set()
         self.docker.ledger.record(f"compose:{project}", identity.subject)

@@ -23,6 +23,7 @@ from servers.deployment.compose_models import (
     ComposeUp,
 )
 from servers.deployment.compose_ops import ComposeOps
+from servers.deployment.models import ImageScans
 from shared.calls import current_identity
 from shared.paging import Cursor, Limit, Page, page
 from shared.toolkit import ServerKit
@@ -66,12 +67,19 @@ def compose_tools(kit: ServerKit, compose: ComposeOps) -> None:
         return compose.logs(project, service=service, tail=tail, max_chars=kit.budget.max_chars)
 
     @writes.tool("compose_plan", "Plan bringing a Compose project up", destructive=False, idempotent=False)
-    def compose_plan(project_dir: ProjectDir, files: Files = None, profiles: Profiles = None) -> ComposePlan:
+    def compose_plan(
+        project_dir: ProjectDir,
+        files: Files = None,
+        profiles: Profiles = None,
+        image_scans: ImageScans = None,
+    ) -> ComposePlan:
         """Resolve the project, check every service with docker_run's hardening rules (no privileged, no
         host namespaces, devices or added capabilities, mounts only in the allowed roots, images from
         allowed registries, no build:), harden it the same way, and say which services would be created,
-        recreated or removed. Nothing changes. Returns a plan_id for compose_up."""
-        return compose.plan(project_dir, files, profiles, identity=current_identity())
+        recreated or removed. With the image gate configured, every image needs a clean scan_image
+        attestation in image_scans. Nothing changes. Returns a plan_id for compose_up."""
+        identity = current_identity()
+        return compose.plan(project_dir, files, profiles, identity=identity, image_scans=image_scans)
 
     @writes.tool("compose_up", "Bring a planned Compose project up")
     def compose_up(

@@ -39,6 +39,7 @@ from servers.deployment.models import (
 )
 from servers.deployment.settings import DeploymentSettings
 from shared.errors import InvalidArgument, NotFound, UpstreamUnavailable
+from shared.image_gate import ImageGate
 from shared.output import clip
 from shared.ownership import OwnershipLedger
 from shared.redaction import redact_text
@@ -126,6 +127,7 @@ class DockerOps:
         self.settings = settings
         self.policy = policy
         self.ledger = ledger if ledger is not None else OwnershipLedger(settings.ownership_file)
+        self.image_gate = ImageGate(settings.image_gate)
 
     @classmethod
     def connect(cls, settings: DeploymentSettings, policy: DockerPolicy) -> DockerOps:
@@ -271,10 +273,16 @@ class DockerOps:
         """The hardened engine arguments for `spec` (see `docker_hardening.run_kwargs`)."""
         return run_kwargs(spec, owner, self.settings, self.policy)
 
-    def run(self, spec: RunSpec, *, owner: str) -> ContainerInfo:
-        """Start a container with the hardened defaults, recorded in the ledger as `owner`'s."""
+    def run(self, spec: RunSpec, *, owner: str, image_scans: list[str] | None = None) -> ContainerInfo:
+        """Start a container with the hardened defaults, recorded in the ledger as `owner`'s.
+
+        With the image gate on, the image the engine resolved must be vouched for by one of
+        `image_scans`, and the container is created from that image id (a re-tag in between
+        cannot swap it)."""
         kwargs = self._run_kwargs(spec, owner)
         self.ensure_image(kwargs["image"])
+        if self.image_gate.enabled:
+            kwargs["image"] = self.gated_image(kwargs["image"], image_scans)
         with docker_errors(f"run {kwargs['image']}"):
             container = self.client.containers.run(**kwargs)
         self.ledger.record(container.id, owner)
@@ -322,6 +330,14 @@ class DockerOps:
         return ContainerAction(container=attrs["Id"][:12], action="restarted", status=state)
 
     # ------------------------------------------------------------------ images
+
+    def gated_image(self, image: str, image_scans: list[str] | None) -> str:
+        """The id of `image` on the engine, once the image gate has accepted it."""
+        image_id = self.image_id(image)
+        if image_id is None:
+            raise NotFound(f"image {image[:120]!r} is not on the engine; pull it (docker_pull) and scan it")
+        self.image_gate.require_engine_image(image_id, shown=image, tokens=image_scans)
+        return image_id
 
     def image_id(self, image: str) -> str | None:
         try:

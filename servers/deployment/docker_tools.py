@@ -24,6 +24,7 @@ from servers.deployment.models import (
     ContainerStats,
     ContainerSummary,
     ImageAction,
+    ImageScans,
     ImageSummary,
     Mount,
     NetworkSummary,
@@ -118,17 +119,19 @@ def docker_tools(kit: ServerKit, docker: DockerOps) -> None:
         privileged: Annotated[
             bool, Field(description="Must stay false: privileged mode is always refused")
         ] = False,
+        image_scans: ImageScans = None,
     ) -> ContainerInfo:
         """Start a container detached, hardened: never privileged, all capabilities dropped,
         no-new-privileges, memory/CPU/pids limits, network 'none' unless another allowed mode is asked
-        for, host mounts only inside the allowed roots, labelled code.managed. Returns what the engine
-        really applied."""
+        for, host mounts only inside the allowed roots, labelled code.managed. With the image gate
+        configured, the image needs a clean scan_image attestation in image_scans. Returns what the
+        engine really applied."""
         spec = RunSpec(
             image=image, command=command or [], name=name, env=env or {}, ports=ports or {},
             memory=memory, cpus=cpus, pids=pids, read_only=read_only, user=user, network=network,
             mounts=mounts or [], workdir=workdir, privileged=privileged,
         )  # fmt: skip
-        return docker.run(spec, owner=current_identity().subject)
+        return docker.run(spec, owner=current_identity().subject, image_scans=image_scans)
 
     @writes.tool("docker_stop", "Stop a Docker container", idempotent=True)
     def docker_stop(

@@ -38,6 +38,7 @@ from servers.deployment.helm_release import (
 from servers.deployment.plan_ops import plan_hash
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.identity import Identity
+from shared.image_gate import pod_images
 
 __all__ = ["HelmOps"]
 
@@ -82,6 +83,7 @@ class HelmOps(HelmReads):
         context: str | None,
         identity: Identity,
         max_diff_chars: int,
+        image_scans: list[str] | None = None,
     ) -> HelmPlan:
         name = release_name(release)
         target = self.target(namespace, context, identity, write=True)
@@ -116,6 +118,9 @@ class HelmOps(HelmReads):
         finally:
             shutil.rmtree(work, ignore_errors=True)
         planned = self._admit(stream, archive.crds, target, identity)
+        self.kube.image_gate.require_pinned(
+            dict.fromkeys(i for o in planned for i in pod_images(o.body)), tokens=image_scans
+        )
         live_text = self._manifest(name, target, base) if base is not None else ""
         cluster = self.kube.cluster(target.context, identity)
         live = locate_objects(self._objects(live_text), cluster=cluster, namespace=target.namespace)

@@ -25,6 +25,7 @@ from servers.deployment.helm_models import (
     HelmValues,
 )
 from servers.deployment.helm_ops import HelmOps
+from servers.deployment.models import ImageScans
 from shared.calls import current_identity
 from shared.errors import InvalidArgument
 from shared.paging import Cursor, Limit, Page, page
@@ -113,6 +114,7 @@ def helm_tools(kit: ServerKit, helm: HelmOps, sources: ChartSources) -> None:
             str | None, Field(description="Chart repository URL (must be allowed by policy)", max_length=1024)
         ] = None,
         context: KubeContextName = None,
+        image_scans: ImageScans = None,
     ) -> HelmPlan:
         """Render the chart with a server-side dry run (hooks included), check every rendered object against
         the admission policy, and diff it against the live release. Nothing changes. Returns a plan_id bound
@@ -137,6 +139,7 @@ def helm_tools(kit: ServerKit, helm: HelmOps, sources: ChartSources) -> None:
                 context=context,
                 identity=identity,
                 max_diff_chars=kit.budget.max_chars,
+                image_scans=image_scans,
             )
         )
 

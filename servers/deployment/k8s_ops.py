@@ -32,6 +32,7 @@ from servers.deployment.settings import DeploymentSettings
 from shared.calls import current_identity
 from shared.errors import InvalidArgument
 from shared.identity import Identity
+from shared.image_gate import ImageGate
 from shared.output import clip
 from shared.policy import Policy
 from shared.redaction import redact_text
@@ -58,6 +59,7 @@ class KubeOps:
         self.connections = connections
         self.settings = settings
         self.policy = policy
+        self.image_gate = ImageGate(settings.image_gate)
 
     def close(self) -> None:
         self.connections.close()

@@ -17,6 +17,7 @@ from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.models import (
     ApplyResult,
     DeletedObject,
+    ImageScans,
     KubeContext,
     KubeEvent,
     KubeObject,
@@ -144,13 +145,14 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
         force_conflicts: Annotated[
             bool, Field(description="Take over fields another manager owns (server-side apply force)")
         ] = False,
+        image_scans: ImageScans = None,
     ) -> Plan:
         """Validate manifests against the policy, run a server-side dry-run of each object and diff it
         against the live object. Nothing changes. Returns a plan_id bound to a hash of exactly what will be
         applied; show the diff to the user, then call k8s_apply(plan_id) before it expires."""
         return plans.plan(
             manifests, identity=current_identity(), namespace=namespace, context=context,
-            force_conflicts=force_conflicts, max_diff_chars=kit.budget.max_chars,
+            force_conflicts=force_conflicts, max_diff_chars=kit.budget.max_chars, image_scans=image_scans,
         )  # fmt: skip
 
     @writes.tool("k8s_apply", "Apply a reviewed Kubernetes plan")

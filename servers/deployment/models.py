@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+ImageScans = Annotated[
+    list[str] | None,
+    Field(
+        description="When [deployment.image_gate] requires a clean scan: the attestation of each image's "
+        "scan_image on the security-scan server",
+        max_length=64,
+    ),
+]
 
 # --------------------------------------------------------------------------- Docker
 

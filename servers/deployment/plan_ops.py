@@ -30,6 +30,7 @@ from servers.deployment.k8s_views import clean_object
 from servers.deployment.models import AppliedObject, ApplyResult, Plan, PlannedChange
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.identity import Identity
+from shared.image_gate import pod_images
 from shared.safe_yaml import load_documents
 from shared.validation import k8s_name, no_nul
 
@@ -236,10 +237,15 @@ class PlanOps:
         context: str | None = None,
         force_conflicts: bool = False,
         max_diff_chars: int = 20_000,
+        image_scans: list[str] | None = None,
     ) -> Plan:
         settings = self.kube.settings
         objects = parse_manifests(
             manifests, max_bytes=settings.max_manifest_bytes, max_objects=settings.max_objects_per_plan
+        )
+        # Pinned by digest, so what is checked here is what the apply runs.
+        self.kube.image_gate.require_pinned(
+            dict.fromkeys(i for obj in objects for i in pod_images(obj)), tokens=image_scans
         )
         cluster = self.kube.cluster(context)
         changes: list[PlannedChange] = []

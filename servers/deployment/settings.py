@@ -5,7 +5,7 @@
 docker_host = "unix:///var/run/docker.sock"
 kubeconfig = "/home/me/.kube/config"
 plan_ttl_s = 600
-plan_store = "memory"        # "redis": plans shared by every replica, in [limits.redis]
+plan_store = "memory"        # "redis": plans shared by every replica, in [redis]
 
 [deployment.run_defaults]
 memory = "256m"
@@ -21,6 +21,10 @@ timeout_s = 30
 
 [deployment.impersonation]   # act as each HTTP caller at the cluster
 enabled = true
+
+[deployment.image_gate]      # nothing runs an image without a clean scan_image (shared/image_gate.py)
+min_severity = "high"
+key_file = "/etc/code-mcp/image-gate.key"   # the same file as [security_scan] gate_key_file
 ```
 
 Who may do what (tiers, namespaces, contexts, kinds, host mounts, build roots, image registries,
@@ -37,6 +41,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servers.deployment.impersonation import ImpersonationSettings
+from shared.image_gate import ImageGateSettings
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[bkmg]$")
 
@@ -156,7 +161,7 @@ class DeploymentSettings(BaseModel):
     plan_store: Literal["memory", "redis"] = Field(
         default="memory",
         description="Where plans wait for k8s_apply: 'memory' (this process) or 'redis' (the fleet's "
-        "[limits.redis], so any replica can apply a plan made on another)",
+        "[redis], so any replica can apply a plan made on another)",
     )
     max_plans: int = Field(
         default=100, ge=1, le=10_000, description="Plans held at once (memory: in all; redis: per caller)"
@@ -176,6 +181,7 @@ class DeploymentSettings(BaseModel):
     compose: ComposeSettings = Field(default_factory=ComposeSettings)
     exec: ExecSettings = Field(default_factory=ExecSettings)
     impersonation: ImpersonationSettings = Field(default_factory=ImpersonationSettings)
+    image_gate: ImageGateSettings = Field(default_factory=ImageGateSettings)
     drain_timeout_s: float = Field(
         default=120.0, gt=0, le=3600, description="Longest k8s_drain wait for evicted pods to go"
     )

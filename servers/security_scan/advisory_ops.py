@@ -1,4 +1,4 @@
-"""Known vulnerabilities: a local database built from PyPI `safety-db`, plus an optional OSV endpoint."""
+"""The last-resort advisory source: PyPI `safety-db`, the one database a registry ships (frozen 2021)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -45,6 +44,7 @@ class AdvisoryDatabase:
         meta = raw.pop("$meta", {})
         stamp = meta.get("timestamp")
         date = datetime.fromtimestamp(stamp, UTC).date().isoformat() if isinstance(stamp, int) else "unknown"
+        self.date = date
         self.label = f"safety-db ({date})"
         self._index: dict[str, list[_Entry]] = {}
         for name, items in raw.items():
@@ -58,7 +58,7 @@ class AdvisoryDatabase:
                 )
 
     def check(self, dep: Declared) -> list[Advisory]:
-        if dep.version is None:
+        if dep.version is None or dep.ecosystem != "PyPI":
             return []
         try:
             version = Version(dep.version)
@@ -76,9 +76,12 @@ class AdvisoryDatabase:
                         fixed_versions=sorted({v for s in hit for v in _upper_bounds(s)}, key=_sort_key),
                         ids=list(entry.ids),
                         summary=entry.summary[:500],
-                        source="safety-db",
+                        source=self.label,
                         file=dep.source,
                         line=dep.line,
+                        purl=f"pkg:pypi/{dep.name}@{dep.version}",
+                        severity_source="not stated (taken as high)",
+                        source_date=self.date,
                     )
                 )
         return found
@@ -100,39 +103,3 @@ def _sort_key(v: str) -> tuple[int, Version | str]:
         return (0, Version(v))
     except InvalidVersion:
         return (1, v)
-
-
-async def query_osv(base_url: str, deps: list[Declared], *, timeout_s: float) -> list[Advisory]:
-    """Ask an OSV-compatible endpoint (`POST {base}/v1/query`) about every pinned dependency."""
-    found = []
-    async with httpx.AsyncClient(
-        base_url=base_url.rstrip("/"), timeout=timeout_s, follow_redirects=False
-    ) as client:
-        for dep in deps:
-            if dep.version is None:
-                continue
-            body = {"version": dep.version, "package": {"name": dep.name, "ecosystem": "PyPI"}}
-            response = await client.post("/v1/query", json=body)
-            response.raise_for_status()
-            for vuln in response.json().get("vulns", []) or []:
-                fixed = [
-                    str(event["fixed"])
-                    for affected in vuln.get("affected", [])
-                    for rng in affected.get("ranges", [])
-                    for event in rng.get("events", [])
-                    if "fixed" in event
-                ]
-                found.append(
-                    Advisory(
-                        package=dep.name,
-                        installed_version=dep.version,
-                        affected=f"<{fixed[0]}" if fixed else "all versions",
-                        fixed_versions=sorted(set(fixed), key=_sort_key),
-                        ids=[str(vuln.get("id")), *[str(a) for a in vuln.get("aliases", [])]],
-                        summary=str(vuln.get("summary") or vuln.get("details") or "")[:500],
-                        source=f"osv ({base_url})",
-                        file=dep.source,
-                        line=dep.line,
-                    )
-                )
-    return found

@@ -1,7 +1,12 @@
-"""Read a project's declared dependencies: requirements files, pyproject.toml and lock files."""
+"""Read a project's declared dependencies: Python's here, the other ecosystems' in lock_*_ops.
+
+Every parser reads text the scanned project wrote (hostile input): data formats only (JSON, TOML,
+bounded YAML, XML without DTDs or entities), no include, index, plugin or script is followed.
+"""
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import tomllib
@@ -10,8 +15,6 @@ from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-
-from servers.security_scan.tree_ops import SourceFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,27 @@ class Declared:
     version: str | None
     source: str
     line: int
+    ecosystem: str = "PyPI"
+    license: str | None = None  # an SPDX expression, where the file states one
+
+
+class LineFinder:
+    """The line of a needle's first occurrence, searching on from the last hit (lock files list
+    packages in order, so finding every package's line stays linear in the file's size)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        self._at = 0
+
+    def line(self, needle: str) -> int:
+        pos = self._text.find(needle, self._at)
+        if pos < 0:
+            pos = self._text.find(needle)
+        if pos < 0:
+            return 0
+        self._at = pos + len(needle)
+        return bisect.bisect_left(self._newlines, pos) + 1
 
 
 def _line_of(text: str, name: str) -> int:
@@ -40,12 +64,34 @@ def _from_requirement(spec: str, source: str, line: int) -> Declared | None:
     return Declared(canonicalize_name(req.name), version, source, line)
 
 
-def parse_requirements(text: str, source: str) -> list[Declared]:
-    out = []
+_OPTION = re.compile(r"\s--?[a-z][\w-]*(?:[=\s]\S+)?")
+
+
+def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
+    """Lines with `\\` continuations joined (pip-compile's `--hash` lines), numbered by their first."""
+    start, parts = 0, list[str]()
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #", 1)[0].strip()
+        if not parts:
+            start = n
+        stripped = raw.rstrip()
+        if stripped.endswith("\\"):
+            parts.append(stripped[:-1])
+            continue
+        parts.append(raw)
+        yield start, " ".join(parts)
+        parts = []
+    if parts:
+        yield start, " ".join(parts)
+
+
+def parse_requirements(text: str, source: str) -> list[Declared]:
+    """Requirement lines; options (`--hash`, `-r`, `--index-url`, ...) are never followed."""
+    out = []
+    for n, joined in _logical_lines(text):
+        line = joined.split(" #", 1)[0].strip()
         if not line or line.startswith(("#", "-", "git+", "http:", "https:", "file:")):
             continue
+        line = _OPTION.sub("", f" {line}").strip()  # per-requirement options: --hash=sha256:...
         dep = _from_requirement(line.split(";", 1)[0].strip(), source, n)
         if dep:
             out.append(dep)
@@ -88,36 +134,4 @@ def parse_pipfile_lock(text: str, source: str) -> list[Declared]:
         for name, info in data.get(section, {}).items():
             version = str(info.get("version", "")).lstrip("=") or None
             out.append(Declared(canonicalize_name(name), version, source, _line_of(text, f'"{name}"')))
-    return out
-
-
-def read_dependencies(files: Iterable[SourceFile]) -> tuple[list[Declared], list[str], list[str]]:
-    """Every declared dependency, the files read, and files that could not be parsed."""
-    deps: list[Declared] = []
-    read, broken = [], []
-    for f in files:
-        if "dependencies" not in f.kinds:
-            continue
-        name = f.path.name
-        try:
-            text = f.path.read_text("utf-8")
-            if name == "pyproject.toml":
-                deps += parse_pyproject(text, f.rel)
-            elif name in ("poetry.lock", "uv.lock"):
-                deps += parse_lock(text, f.rel)
-            elif name == "Pipfile.lock":
-                deps += parse_pipfile_lock(text, f.rel)
-            else:
-                deps += parse_requirements(text, f.rel)
-            read.append(f.rel)
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
-            broken.append(f.rel)
-    return deps, read, broken
-
-
-def by_package(deps: list[Declared]) -> dict[tuple[str, str | None], Declared]:
-    """One entry per (name, version); the first declaration wins."""
-    out: dict[tuple[str, str | None], Declared] = {}
-    for d in deps:
-        out.setdefault((d.name, d.version), d)
     return out

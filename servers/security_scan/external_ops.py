@@ -91,11 +91,11 @@ def _failure(result: ProcessResult, output: ScannerOutput | None, problem: str |
 
 async def run_external(
     name: str, tool: Tool, files: Sequence[SourceFile], tree: Tree, *, cache: ResultCache, place: RunPlace,
-    found: list[Finding],
+    found: list[Finding], spec: ScannerSpec | None = None,
 ) -> ScannerRun:  # fmt: skip
     """Run scanner `name` over `files`, appending its findings to `found` as they come (so a caller
-    that times it out keeps the batches already done)."""
-    spec = SCANNERS[name]
+    that times it out keeps the batches already done). `spec`: a scanner not in SCANNERS (a custom rule)."""
+    spec = spec or SCANNERS[name]
     assert tool.path is not None
     keys = {f.rel: cache.key(name, tool.version, f.rel, f.sha256) for f in files}
     cached = await anyio.to_thread.run_sync(cache.get_many, keys.values())

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 ScannerName = Literal[
-    "bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies"
+    "bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies", "licenses"
 ]
 ScannerStatus = Literal[
     "ran", "cached", "partial", "no_files", "unavailable", "failed", "timed_out", "cancelled"
@@ -180,13 +180,35 @@ class Advisory(BaseModel):
 
     package: str
     installed_version: str
-    affected: str = Field(description="Affected version range, e.g. '<2.10.1'.")
+    affected: str = Field(description="Affected version range, e.g. '<2.10.1' or '>=4.0.0 <4.17.21'.")
     fixed_versions: list[str] = Field(default_factory=list, description="First versions outside the range.")
-    ids: list[str] = Field(description="Advisory ids: CVE, pyup.io, OSV/GHSA.")
+    ids: list[str] = Field(
+        description="Advisory ids: the record's own id first, then its aliases (CVE, GHSA)."
+    )
     summary: str
-    source: str = Field(description="safety-db or the OSV endpoint.")
+    source: str = Field(description="Where the advisory came from and how fresh it is: osv-api, osv-export, "
+                        "safety-db, with the date of the data.")  # fmt: skip
     file: str
     line: int = 0
+    ecosystem: str = Field(default="PyPI", description="OSV ecosystem: PyPI, npm, Go, crates.io, Maven, ...")
+    purl: str = Field(default="", description="Package URL of the affected package.")
+    severity: Severity = Field(default="high", description="Normalised severity of the advisory.")
+    severity_source: str = Field(
+        default="", description="Where the severity came from: the database's rating, a CVSS score, or none."
+    )
+    source_date: str | None = Field(
+        default=None, description="Date of the advisory data used (export or snapshot date, or fetch time)."
+    )
+
+
+class AdvisorySourceUse(BaseModel):
+    """Which advisory source answered for one ecosystem's dependencies."""
+
+    ecosystem: str
+    dependencies: int
+    source: str | None = Field(description="osv-api, osv-export or safety-db; null when none covers it.")
+    date: str | None = Field(default=None, description="How fresh that source's data is.")
+    note: str | None = Field(default=None, description="Fresher sources that failed or do not cover it.")
 
 
 class DependencyReport(BaseModel):
@@ -199,6 +221,15 @@ class DependencyReport(BaseModel):
     advisories: list[Advisory]
     database: str = Field(description="Advisory sources used and their dates.")
     truncated: bool = False
+    ecosystems: dict[str, int] = Field(default_factory=dict, description="Dependencies per ecosystem.")
+    sources: list[AdvisorySourceUse] = Field(
+        default_factory=list, description="Per ecosystem: the freshest configured source that answered."
+    )
+    unchecked: list[str] = Field(
+        default_factory=list,
+        description="name@version pairs no advisory could be evaluated for (version unreadable in the "
+        "ecosystem's ordering, or no source covers the ecosystem): not known to be safe.",
+    )
 
 
 class SarifPage(BaseModel):
@@ -223,9 +254,75 @@ class SarifPage(BaseModel):
     note: str | None = Field(default=None, description="Why the page stops where it does and how to go on.")
 
 
+class LicenseEntry(BaseModel):
+    """One component's licence and what the policy says of it."""
+
+    name: str
+    version: str | None
+    ecosystem: str
+    license: str | None = Field(
+        description="SPDX expression; null when the files do not state one in SPDX terms."
+    )
+    verdict: Literal["allowed", "denied", "not_allowed", "unknown", "no_policy"] = Field(
+        description="allowed, denied (only usable under a denied licence), not_allowed (outside "
+        "license_allowed), unknown (no SPDX licence stated), no_policy (no policy configured)."
+    )
+    source: str = Field(description="File (or image path) the component was found in.")
+
+
+class LicenseReport(BaseModel):
+    """The licence inventory of a project's dependencies under the configured policy."""
+
+    path: str
+    components: int
+    by_verdict: dict[str, int]
+    by_license: dict[str, int] = Field(description="Components per licence expression ('unknown' for none).")
+    allowed: list[str] = Field(description="The policy's allowed SPDX ids (empty: any not denied).")
+    denied: list[str] = Field(description="The policy's denied SPDX ids.")
+    items: list[LicenseEntry] = Field(description="Components, worst verdict first (bounded: see truncated).")
+    truncated: bool = False
+
+
 class Sbom(BaseModel):
     """A CycloneDX 1.5 JSON SBOM of the project's declared dependencies."""
 
     path: str
     components: int
     bom: dict[str, Any] = Field(description="The CycloneDX document.")
+
+
+class ImageScan(BaseModel):
+    """The outcome of `scan_image`; page through its findings with `scan_findings(scan_id)`."""
+
+    scan_id: str = Field(description="Pass to scan_findings, scan_finding, scan_diff, scan_export_sarif.")
+    image: str = Field(description="The image as asked for.")
+    image_id: str = Field(description="The engine's content id of the image (sha256 of its config).")
+    repo_digests: list[str] = Field(default_factory=list, description="name@sha256 digests the engine knows.")
+    os: str | None = Field(
+        default=None, description="Distribution and release from os-release, e.g. 'debian 12'."
+    )
+    layers: int
+    entries: int = Field(description="Files, folders and links in all layers.")
+    packages: dict[str, int] = Field(
+        description="Packages found per ecosystem (Debian:12, PyPI, npm, Go, ...)."
+    )
+    user: str = Field(description="The user the image runs as ('' means root).")
+    complete: bool = Field(
+        description="False when something could not be inventoried or matched (an rpm database, an "
+        "ecosystem no advisory source covers, a fresher source that failed): not a clean result then."
+    )
+    problems: list[str] = Field(default_factory=list, description="What made the scan incomplete.")
+    sources: list[AdvisorySourceUse] = Field(
+        default_factory=list, description="Advisory source per ecosystem."
+    )
+    total: int = Field(description="Findings (vulnerabilities, misconfigurations, licences).")
+    by_severity: dict[str, int] = Field(default_factory=dict)
+    by_category: dict[str, int] = Field(default_factory=dict)
+    refused_entries: int = Field(default=0, description="Layer entries refused (absolute or ../ names).")
+    attestation: str | None = Field(
+        default=None,
+        description="Signed token of this result for the deployment server's image gate (when "
+        "[security_scan] gate_key_file is set); pass it as the apply's image_scans argument.",
+    )
+    sbom: dict[str, Any] | None = Field(default=None, description="CycloneDX 1.5 SBOM (when include_sbom).")
+    duration_s: float = 0.0

@@ -22,14 +22,18 @@ import anyio
 from servers.security_scan import sarif_ops
 from servers.security_scan.audit_ops import DependencyAudit
 from servers.security_scan.cache_ops import ResultCache
-from servers.security_scan.deps_ops import read_dependencies
 from servers.security_scan.external_ops import RunPlace, run_external
+from servers.security_scan.image_ops import ImageScanner
+from servers.security_scan.license_ops import LicensePolicy, inventory, license_findings
+from servers.security_scan.manifest_ops import read_dependencies
 from servers.security_scan.models import (
     COMPLETE_STATUSES,
     SEVERITY_ORDER,
     DependencyReport,
     Finding,
     FindingDiff,
+    ImageScan,
+    LicenseReport,
     SarifPage,
     Sbom,
     ScannerProblem,
@@ -48,7 +52,7 @@ from shared.errors import InvalidArgument, NotFound
 from shared.output import OutputBudget
 
 ProgressFn = Callable[[float, float, str], Awaitable[None]]
-ALL_SCANNERS = (*SCANNERS, "dependencies")
+ALL_SCANNERS = (*SCANNERS, "dependencies", "licenses")
 TOOL_VERSION = "0.1.0"
 BASELINE_MAX_BYTES = 64 * 1024 * 1024  # a SARIF baseline is read whole into memory
 EXPORTS_KEPT = 8  # SARIF exports being paged, kept in export order
@@ -85,6 +89,10 @@ class ScanEngine:
         _remove_stale(self.staging)
         self._scans: OrderedDict[str, ScanRecord] = OrderedDict()
         self.audit = DependencyAudit(settings)
+        self.license_policy = LicensePolicy(
+            frozenset(settings.license_allowed), frozenset(settings.license_denied)
+        )
+        self.images = ImageScanner(settings, self.audit, self.staging)
         self._exports: OrderedDict[tuple[str, str | None], sarif_ops.SarifExport] = OrderedDict()
 
     # -- scanning ------------------------------------------------------------------------------------------
@@ -111,7 +119,7 @@ class ScanEngine:
         if unknown:
             raise InvalidArgument(f"unknown scanner(s) {unknown}; choose from {list(ALL_SCANNERS)}")
         started = time.monotonic()
-        async with self._snapshot(target) as tree:
+        async with self.snapshot(target) as tree:
             s = self.settings
             suppressions = plan(
                 tree.root, [f.rel for f in tree.files], file_name=s.suppression_file,
@@ -158,11 +166,11 @@ class ScanEngine:
             suppression_note=suppressions.note,
             suppression_errors=suppressions.errors,
         )
-        self._keep(ScanRecord(owner, summary, findings))
+        self.keep(ScanRecord(owner, summary, findings))
         return summary
 
     @asynccontextmanager
-    async def _snapshot(self, target: Path) -> AsyncIterator[Tree]:
+    async def snapshot(self, target: Path) -> AsyncIterator[Tree]:
         """The tree under `target`, copied into a private staging folder removed afterwards."""
         scan_dir = Path(tempfile.mkdtemp(prefix="scan-", dir=self.staging))
         try:
@@ -183,6 +191,8 @@ class ScanEngine:
         found: list[Finding] = []
         if name == "dependencies":
             run, found = await self.audit.run(tree)
+        elif name == "licenses":
+            run, found = await self._run_licenses(tree)
         else:
             try:
                 with anyio.fail_after(self.settings.scanner_timeout_s):
@@ -208,17 +218,52 @@ class ScanEngine:
 
     # -- dependencies --------------------------------------------------------------------------------------
     async def dependencies(self, target: Path) -> DependencyReport:
-        async with self._snapshot(target) as tree:
+        async with self.snapshot(target) as tree:
             return await self.audit.report(tree)
 
     async def sbom(self, target: Path) -> Sbom:
-        async with self._snapshot(target) as tree:
+        async with self.snapshot(target) as tree:
             deps, _, _ = await anyio.to_thread.run_sync(read_dependencies, tree.files)
         bom = cyclonedx(tree.root.name, deps, tool_version=TOOL_VERSION)
         return Sbom(path=str(tree.root), components=len(bom["components"]), bom=bom)
 
+    async def scan_image(self, image: str, *, owner: str, include_sbom: bool = False) -> ImageScan:
+        scan, summary, findings = await self.images.scan(image, include_sbom=include_sbom)
+        self.keep_scan(owner, summary, findings)
+        return scan
+
+    async def licenses(self, target: Path, *, limit: int) -> LicenseReport:
+        async with self.snapshot(target) as tree:
+            deps, _, _ = await anyio.to_thread.run_sync(read_dependencies, tree.files)
+        entries = inventory(deps, self.license_policy)
+        p = self.license_policy
+        return LicenseReport(
+            path=str(tree.root), components=len(entries),
+            by_verdict=dict(Counter(e.verdict for e in entries)),
+            by_license=dict(Counter(e.license or "unknown" for e in entries)), allowed=sorted(p.allowed),
+            denied=sorted(p.denied), items=entries[:limit], truncated=len(entries) > limit,
+        )  # fmt: skip
+
+    async def _run_licenses(self, tree: Tree) -> tuple[ScannerRun, list[Finding]]:
+        deps, read, broken = await anyio.to_thread.run_sync(read_dependencies, tree.files)
+        if not read and not broken:
+            return ScannerRun(name="licenses", status="no_files"), []
+        entries = inventory(deps, self.license_policy)
+        found = license_findings(entries, {(d.source, d.name): d.line for d in deps})
+        run = ScannerRun(name="licenses", status="ran", files=len(read))
+        if not self.license_policy.active:
+            run.detail = "no licence policy configured ([security_scan] license_allowed / license_denied)"
+        if broken:
+            run.status, run.detail = "partial", f"cannot be parsed: {', '.join(broken)}"[:1000]
+            run.file_errors, run.file_error_count = broken[:10], len(broken)
+        return run, found
+
     # -- reading results: each only for the owner of the scan ---------------------------------------------
-    def _keep(self, record: ScanRecord) -> None:
+    def keep_scan(self, owner: str, summary: ScanSummary, findings: list[Finding]) -> None:
+        """Keep a scan made elsewhere (an image, a custom rule) for scan_findings, scan_diff, SARIF."""
+        self.keep(ScanRecord(owner, summary, findings))
+
+    def keep(self, record: ScanRecord) -> None:
         """Keep a finished scan: at most max_scans_kept per owner and max_scans_total in all."""
         self._scans[record.summary.scan_id] = record
         mine = [sid for sid, r in self._scans.items() if r.owner == record.owner]

@@ -21,6 +21,7 @@ from servers.security_scan.models import (
 )
 from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
+from servers.security_scan.supply_chain_tools import supply_chain_tools
 from servers.security_scan.toolchain_ops import Toolchain
 from shared.calls import current_identity
 from shared.paging import Cursor, Limit, page, pager
@@ -28,16 +29,19 @@ from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
 
-INSTRUCTIONS = """Scan code, secrets, Dockerfiles, Kubernetes manifests, shell scripts and Python
-dependencies inside the allowed scan roots, fully offline. Start with scan_path (returns a scan id and
-counts), then page through scan_findings (filter by severity, scanner, category or path) and open one
-with scan_finding. scan_diff compares a scan with an earlier one or with a SARIF baseline file;
+INSTRUCTIONS = """Scan code, secrets, Dockerfiles, Kubernetes manifests, shell scripts, dependencies of every
+common
+ecosystem and licences inside the allowed scan roots (offline unless an OSV API is configured), and
+container images of the configured Docker engine (scan_image). Start with scan_path (returns a scan id
+and counts), then page through scan_findings (filter by severity, scanner, category or path) and open
+one with scan_finding. scan_diff compares a scan with an earlier one or with a SARIF baseline file;
 scan_export_sarif gives SARIF 2.1.0 in pages, each a complete log. scan_dependencies lists known
-advisories for pinned dependencies, scan_sbom a CycloneDX SBOM. scan_scanners_available says which
-scanners are installed. A scan says whether it is complete (every scanner ran over every file) and
-lists what it skipped. Scans and findings belong to the caller who ran them. The project's own
-.security-scan.toml suppressions apply only to trees the operator trusts; inline pragmas never hide
-a finding."""
+advisories for pinned dependencies (with the source and date of each), scan_sbom a CycloneDX SBOM,
+scan_licenses the licence inventory, scan_with_rule runs one Semgrep rule you write.
+scan_scanners_available says which scanners are installed. A scan says whether it is complete (every
+scanner ran over every file) and lists what it skipped. Scans and findings belong to the caller who ran
+them. The project's own .security-scan.toml suppressions apply only to trees the operator trusts; inline
+pragmas never hide a finding."""
 
 ScanId = Annotated[str, Field(description="Scan id returned by scan_path.", min_length=1, max_length=64)]
 MinSeverity = Annotated[
@@ -174,16 +178,19 @@ def build_server(
 
     @scans.tool("scan_dependencies", "Dependency advisories", open_world=osv, cost=2)
     async def scan_dependencies(path: ScanPath) -> DependencyReport:
-        """Known advisories for the project's pinned Python dependencies (requirements files,
-        pyproject.toml, poetry.lock, uv.lock, Pipfile.lock) from the local safety-db database and any
-        configured OSV endpoint: installed version, affected range, fixed versions, advisory ids."""
+        """Known advisories for the project's pinned dependencies: Python (requirements, pyproject,
+        poetry/uv/Pipfile locks), npm/yarn/pnpm locks, go.mod/go.sum, Cargo.lock, pom.xml,
+        gradle.lockfile, Gemfile.lock, composer.lock. Each ecosystem from the freshest configured source
+        (OSV API, local OSV export, safety-db), named with its date; `unchecked` lists what no source
+        could judge."""
         report = await engine.dependencies(policy.check_scan_path(path))
         cut = page(report.advisories)
         return report.model_copy(update={"advisories": cut.items, "truncated": cut.truncated})
 
     @scans.tool("scan_sbom", "CycloneDX SBOM")
     async def scan_sbom(path: ScanPath) -> Sbom:
-        """A CycloneDX 1.5 JSON SBOM of the dependencies the project declares."""
+        """A CycloneDX 1.5 JSON SBOM of the dependencies the project declares, every ecosystem, with
+        package URLs and licences where the lock files state them."""
         return await engine.sbom(policy.check_scan_path(path))
 
     @scans.tool("scan_scanners_available", "Available scanners")
@@ -191,4 +198,5 @@ def build_server(
         """Each scanner the server knows, whether it is installed here, its version and path."""
         return ScannerList(scanners=await engine.toolchain.describe())
 
+    supply_chain_tools(kit, engine, owner)
     return kit.server

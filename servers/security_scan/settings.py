@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-SCANNER_NAMES = ("bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies")
+SCANNER_NAMES = (
+    "bandit", "semgrep", "detect-secrets", "checkov", "hadolint", "shellcheck", "dependencies", "licenses"
+)  # fmt: skip
+AdvisorySourceName = Literal["osv-api", "osv-export", "safety-db"]
+DEFAULT_SOURCES: tuple[AdvisorySourceName, ...] = ("osv-api", "osv-export", "safety-db")
 
 
 class SecurityScanSettings(BaseModel):
@@ -83,9 +88,57 @@ class SecurityScanSettings(BaseModel):
         default=None, description="safety-db insecure_full.json; default: found in the installed safety-db."
     )
     osv_url: HttpUrl | None = Field(
-        default=None, description="Optional OSV-compatible endpoint (POST /v1/query) queried in addition."
+        default=None,
+        description="An OSV API (POST /v1/querybatch, GET /v1/vulns/{id}), e.g. https://api.osv.dev where "
+        "the network allows; default none: the server stays offline.",
     )
     osv_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    osv_cache_ttl_s: float = Field(
+        default=6 * 3600, ge=0, le=30 * 86400, description="How long an OSV API answer is reused."
+    )
+    osv_export_dir: Path | None = Field(
+        default=None,
+        description="A folder of OSV exports (<Ecosystem>/all.zip as osv.dev publishes them), indexed once "
+        "into the cache folder and again whenever a zip changes.",
+    )
+    osv_export_max_bytes: int = Field(
+        default=8 * 2**30, gt=0, description="Uncompressed bytes the export's zips may expand to, in all."
+    )
+    advisory_sources: list[AdvisorySourceName] = Field(
+        default_factory=lambda: list(DEFAULT_SOURCES),
+        min_length=1,
+        description="Advisory sources in the order they are tried for each ecosystem (freshest first); the "
+        "first one configured that covers the ecosystem and answers is used.",
+    )
+    license_allowed: list[str] = Field(
+        default_factory=list,
+        description="SPDX licence ids allowed; when set, a licence outside it (or unknown) is a finding.",
+    )
+    license_denied: list[str] = Field(
+        default_factory=list, description="SPDX licence ids denied: a dependency that can only be used under "
+        "one of them is a finding.",
+    )  # fmt: skip
+    docker_host: str | None = Field(
+        default=None,
+        description="Docker Engine API address for scan_image (unix:///var/run/docker.sock, tcp://...); "
+        "default none: scan_image is not offered.",
+    )
+    gate_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key shared with the deployment server's image gate: scan_image then returns a "
+        "signed attestation of its result (shared/image_gate.py). The file must be mode 0600, >= 32 bytes.",
+    )
+    docker_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    image_max_bytes: int = Field(
+        default=4 * 2**30, gt=0, description="Largest image (its saved tar) scan_image reads."
+    )
+    image_max_entries: int = Field(default=500_000, gt=0, description="Most files and folders in all layers.")
+    image_max_file_bytes: int = Field(
+        default=64 * 2**20,
+        gt=0,
+        description="Largest file read from a layer (package databases, metadata, Go binaries, text checked "
+        "for secrets); larger ones are inventoried by name, mode and size only.",
+    )
 
     def cache_root(self) -> Path:
         """The suite's cache folder ($CODE_MCP_CACHE or ~/.cache/code-mcp), read at call time."""

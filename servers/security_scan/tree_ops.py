@@ -38,7 +38,9 @@ SOURCE_LANGUAGES = {
     ".go": "go",
 }
 DEPENDENCY_FILES = re.compile(
-    r"^(requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt|pyproject\.toml|poetry\.lock|uv\.lock|Pipfile\.lock)$"
+    r"^(requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt|pyproject\.toml|poetry\.lock|uv\.lock|Pipfile\.lock"
+    r"|package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|go\.mod|go\.sum|Cargo\.lock"
+    r"|pom\.xml|[\w.-]+\.lockfile|Gemfile\.lock|composer\.lock)$"
 )
 # semgrep 1.185 silently passes over .mts/.cts (TypeScript modules): their copies get a .ts suffix.
 _STAGED_SUFFIX = {".mts": ".ts", ".cts": ".ts"}

@@ -260,7 +260,7 @@ async def test_failing_scanner_is_reported_as_failed(tmp_path: Path, project: Pa
 async def test_dependency_report_from_the_real_safety_db(settings: SecurityScanSettings) -> None:
     report = await ScanEngine(settings).dependencies(VULNERABLE)
     assert report.files == ["requirements.txt"]
-    assert report.database.startswith("safety-db (2021")
+    assert report.database.startswith("PyPI: safety-db (2021")  # which source answered, per ecosystem
     by_id = {a.ids[0]: a for a in report.advisories}
     requests = by_id["CVE-2018-18074"]
     assert (requests.package, requests.installed_version, requests.affected) == (

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 FAST = ["bandit", "hadolint", "shellcheck"]
 TOOLS = {
     "scan_path", "scan_findings", "scan_finding", "scan_diff", "scan_export_sarif", "scan_dependencies",
-    "scan_sbom", "scan_scanners_available",
+    "scan_sbom", "scan_scanners_available", "scan_with_rule", "scan_licenses",
 }  # fmt: skip
 
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers.security_scan.advisory_ops import AdvisoryDatabase, find_safety_db, query_osv
+from servers.security_scan.advisory_ops import AdvisoryDatabase, find_safety_db
 from servers.security_scan.deps_ops import (
     Declared,
-    by_package,
     parse_lock,
     parse_pipfile_lock,
     parse_pyproject,
     parse_requirements,
-    read_dependencies,
 )
+from servers.security_scan.manifest_ops import by_package, read_dependencies
+from servers.security_scan.osv_api_ops import OsvApi, OsvCache, query_of
 from servers.security_scan.tree_ops import Limits, collect
 
 
@@ -135,7 +135,14 @@ def test_find_safety_db_in_a_scanners_venv(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_osv_endpoint_failure_raises_http_error() -> None:
+async def test_osv_endpoint_failure_raises_http_error(tmp_path: Path) -> None:
     # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    api = OsvApi("http://127.0.0.1:9", OsvCache(tmp_path / "osv.sqlite3"), timeout_s=5, ttl_s=60)
     with pytest.raises(httpx.HTTPError):
-        await query_osv("http://127.0.0.1:9", [Declared("jinja2", "2.10", "r.txt", 1)], timeout_s=5)
+        await api.lookup([query_of("PyPI", "jinja2", "2.10")])
+
+
+def test_requirements_with_hashes_and_continuations() -> None:
+    text = "jinja2==2.10 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\nsix==1.16.0 --hash=sha256:cc\n"
+    deps = parse_requirements(text, "requirements.txt")
+    assert [(d.name, d.version, d.line) for d in deps] == [("jinja2", "2.10", 1), ("six", "1.16.0", 4)]
