@@ -8,6 +8,10 @@ fan-out of the same N requests with one bare `httpx.AsyncClient` (the transport'
 Layers: `domain` (the circle's logic: budget, retries, breaker, parsing, Rust consensus) and `mcp`
 (the full `experts_ask` tool through an in-memory MCP client: guard, rate limits, serialisation).
 
+Synthesis (issue 19): the same circles with `synthesize=true` and a chairman whose answer takes
+CHAIR_DELAY_S. It must add one call's latency, no more: the ratio wall / (slowest expert + chairman)
+is measured in the same run, next to the plain circle's wall / slowest expert.
+
     python -m benchmarks.bench_experts [--runs 5]      (from the repository root)
 """
 
@@ -36,6 +40,7 @@ from shared.settings import SuiteConfig
 from tests.support.services import free_port, port_open, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
+CHAIR_DELAY_S = 0.150
 Timer = Callable[[str, int, int], Awaitable[list[float]]]
 
 
@@ -51,7 +56,8 @@ def experts_section(base_url: str, n: int) -> dict[str, Any]:
                 "max_connections": 32,
             }
         ],
-        "experts": [{"name": f"e{i}", "provider": "local", "model": f"delay-{i}"} for i in range(n)],
+        "experts": [{"name": f"e{i}", "provider": "local", "model": f"delay-{i}"} for i in range(n)]
+        + [{"name": "chair", "provider": "local", "model": "chair"}],
         "local_probe_url": "",
     }
 
@@ -82,11 +88,12 @@ async def time_domain(base_url: str, n: int, runs: int) -> list[float]:
     roster = Roster(ExpertsSettings.model_validate(experts_section(base_url, n)), environ={})
     circle = Circle(roster)
     walls = []
+    asked = [f"e{i}" for i in range(n)]
     try:
-        await circle.ask(AskRequest(question="warm-up"))
+        await circle.ask(AskRequest(question="warm-up", experts=asked))
         for _ in range(runs):
             started = time.perf_counter()
-            report = await circle.ask(AskRequest(question="Which database?"))
+            report = await circle.ask(AskRequest(question="Which database?", experts=asked))
             walls.append(time.perf_counter() - started)
             assert report.answered == n
     finally:
@@ -97,11 +104,12 @@ async def time_domain(base_url: str, n: int, runs: int) -> list[float]:
 async def time_mcp(base_url: str, n: int, runs: int) -> list[float]:
     config = SuiteConfig.model_validate({"experts": experts_section(base_url, n)})
     walls = []
+    asked = [f"e{i}" for i in range(n)]
     async with Client(build_server(config)) as client:
-        await client.call_tool("experts_ask", {"question": "warm-up"})
+        await client.call_tool("experts_ask", {"question": "warm-up", "experts": asked})
         for _ in range(runs):
             started = time.perf_counter()
-            result = await client.call_tool("experts_ask", {"question": "Which database?"})
+            result = await client.call_tool("experts_ask", {"question": "Which database?", "experts": asked})
             walls.append(time.perf_counter() - started)
             assert not result.is_error and result.structured_content is not None
             assert result.structured_content["answered"] == n
@@ -131,6 +139,48 @@ async def measure(base_url: str, delays: list[float], runs: int) -> None:
             )
 
 
+async def time_synthesis(base_url: str, n: int, runs: int, synthesize: bool) -> list[float]:
+    roster = Roster(ExpertsSettings.model_validate(experts_section(base_url, n)), environ={})
+    circle = Circle(roster)
+    request = AskRequest(
+        question="Which database?",
+        experts=[f"e{i}" for i in range(n)],
+        synthesize=synthesize,
+        chairman="chair",
+    )
+    walls = []
+    try:
+        await circle.ask(request)
+        for _ in range(runs):
+            started = time.perf_counter()
+            report = await circle.ask(request)
+            walls.append(time.perf_counter() - started)
+            assert report.answered == n
+            assert (report.synthesis is not None) is synthesize
+            assert report.synthesis is None or report.synthesis.text
+    finally:
+        await roster.aclose()
+    return walls
+
+
+async def measure_synthesis(base_url: str, delays: list[float], runs: int) -> None:
+    print(f"\nsynthesis: chairman answers in {CHAIR_DELAY_S * 1000:.0f} ms; {runs} runs each, median (min)")
+    header = ("N", "slowest", "plain wall", "plain/slowest", "synth wall", "slowest+chair", "ratio", "added")
+    print(" ".join(f"{h:>13}" for h in header))
+    for n in (3, 5, 10):
+        longest = max(delays[:n])
+        plain = await time_synthesis(base_url, n, runs, False)
+        synth = await time_synthesis(base_url, n, runs, True)
+        p, q = statistics.median(plain), statistics.median(synth)
+        ideal = longest + CHAIR_DELAY_S
+        print(
+            f"{n:>13} {longest * 1000:>11.0f}ms {p * 1000:>8.1f}ms ({min(plain) * 1000:.0f}) "
+            f"{p / longest:>12.2f}x {q * 1000:>8.1f}ms ({min(synth) * 1000:.0f}) "
+            f"{ideal * 1000:>11.0f}ms {q / ideal:>12.2f}x "
+            f"{(q - p) * 1000:>10.1f}ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,13 +190,14 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     delays = delays_for(10)
     port = free_port()
-    specs = [f"delay-{i}={d}" for i, d in enumerate(delays)]
+    specs = [f"delay-{i}={d}" for i, d in enumerate(delays)] + [f"chair={CHAIR_DELAY_S}"]
     # The fake runs in its own process so it does not compete with the client for the GIL.
     command = [sys.executable, "-m", "tests.integration.experts.fake_providers", str(port), *specs]
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         wait_until(lambda: port_open(port), timeout=20, what="fake provider")
         anyio.run(measure, f"http://127.0.0.1:{port}/v1", delays, runs)
+        anyio.run(measure_synthesis, f"http://127.0.0.1:{port}/v1", delays, runs)
     finally:
         stop_process(server)
 

@@ -34,7 +34,8 @@ class ExpertAnswer(BaseModel):
     confidence: float | None = Field(default=None, description="the expert's stated confidence, 0..1")
     parse_format: str | None = Field(
         default=None,
-        description="how the verdict was read: json, line (VERDICT: …) or fallback (last sentence)",
+        description="how the verdict was read: json, line (VERDICT: …), follow_up (asked for in a short "
+        "second call because the answer stated none) or fallback (last sentence: shown, not trusted)",
     )
     stance: str | None = Field(
         default=None, description="for / against / neutral, when stances were assigned"
@@ -90,6 +91,65 @@ class PeerRank(BaseModel):
     weight: float = Field(description="weight this review got in the consensus")
 
 
+class Grouping(BaseModel):
+    """How far the clusters can be trusted: what they were built from, and how well that signal
+    recovered the true conclusion groups of labelled answers (a calibration, not this call's agreement)."""
+
+    basis: str = Field(
+        description="judges (judge round), verdicts (stated or asked-for one-line verdicts), embeddings, "
+        "wording (answer text alone), or none"
+    )
+    confidence: float | None = Field(
+        description="expected agreement of these clusters with the true conclusion groups: the mean "
+        "adjusted Rand index this basis scored on labelled answer groups (the worse of two sets); "
+        "None when it was not measured"
+    )
+    level: str = Field(description="high (>= 0.7), medium (>= 0.4), low, or unknown")
+    placed: int = Field(
+        description="answers whose conclusion was placed in the question's frame (its options, or yes/no)"
+    )
+    note: str
+
+
+class AttachmentInfo(BaseModel):
+    """A file attached to the question."""
+
+    path: str = Field(description="the path as resolved inside the allowed folders")
+    kind: str = Field(description="text (inlined in the prompt) or image (sent as an image block)")
+    media_type: str
+    bytes: int
+    redactions: int = Field(description="secrets replaced by [REDACTED] before anything was sent")
+
+
+class DissentNote(BaseModel):
+    """A dissenting conclusion or claim passed to the chairman, and whether its synthesis kept it."""
+
+    kind: str = Field(description="minority (a smaller group's conclusion) or claim (one expert's only)")
+    experts: list[str] = Field(description="who holds it")
+    labels: list[str] = Field(description="how the chairman saw them (anonymised: Expert A, B, ...)")
+    text: str = Field(description="the dissenting verdict or claim")
+    in_synthesis: bool = Field(description="whether the chairman's text cites it; listed here either way")
+
+
+class Synthesis(BaseModel):
+    """The chairman's final answer, written from the anonymised answers and the measured consensus.
+    It is an opinion: the measured numbers are the report's own fields, not this text."""
+
+    chairman: str = Field(description="the expert who wrote it")
+    provider: str
+    model: str
+    status: ExpertStatus
+    text: str | None = Field(description="the synthesis, with each 'Expert X' followed by the expert's name")
+    dissent: list[DissentNote] = Field(
+        description="every dissent the chairman was given, attributed; in_synthesis says if the text kept it"
+    )
+    latency_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = Field(default=0.0, description="counted in the report's total_cost_usd and the budget")
+    error: str | None = None
+
+
 class CircleReport(BaseModel):
     """The measured consensus of a circle of experts."""
 
@@ -102,6 +162,7 @@ class CircleReport(BaseModel):
     signal: str = Field(
         description="what the grouping was based on: agreement (judge round), verdicts, embeddings or text"
     )
+    grouping: Grouping | None = Field(default=None, description="how far the clusters can be trusted")
     clusters: list[ClusterSummary]
     key_points: list[ClaimSummary] = Field(description="claims at least half of the answers share")
     dissent: list[ClaimSummary] = Field(description="claims only one expert made")
@@ -112,6 +173,14 @@ class CircleReport(BaseModel):
     judge: JudgeMatrix | None = Field(default=None, description="the judge round, when it ran")
     escalation: Escalation | None = None
     peer_ranking: list[PeerRank] | None = Field(default=None, description="review only: the peer ranking")
+    synthesis: Synthesis | None = Field(
+        default=None, description="synthesize=true: the chairman's answer, separate from the measured numbers"
+    )
+    thread_id: str | None = Field(
+        default=None, description="pass as thread_id to continue this conversation (yours only; it expires)"
+    )
+    round: int | None = Field(default=None, description="this question's round in the thread (1 = first)")
+    attachments: list[AttachmentInfo] = Field(default_factory=list, description="the files attached")
     notes: list[str] = Field(default_factory=list, description="what to know about this result")
 
 

@@ -13,11 +13,15 @@ from servers.experts.models import JudgeMatrix, PeerRank
 from servers.experts.prompts import (
     JUDGE_SCHEMA,
     RANKING_SCHEMA,
+    STATED_FORMATS,
+    VERDICT_SCHEMA,
     judge_prompt,
     labels,
+    parse_follow_up,
     parse_labels,
     ranking_prompt,
     stance_system,
+    verdict_prompt,
 )
 from servers.experts.roster import Expert
 from servers.experts.wire_formats import Prompt
@@ -44,12 +48,15 @@ def _verdict_of(answered: Answered) -> str:
     return answered.entry.verdict or answered.text or ""
 
 
-def _follow_up(expert: Expert, text: str, schema: dict[str, object] | None) -> Prompt:
+_VERDICT_TOKENS = 96  # a one-line verdict, with room for a JSON wrapper
+
+
+def _follow_up(expert: Expert, text: str, schema: dict[str, object] | None, max_tokens: int = 256) -> Prompt:
     return Prompt(
         user=text,
         system=stance_system(expert.settings.system_prompt, None),
         schema=schema if expert.structured else None,
-        max_tokens=min(256, expert.settings.max_tokens),
+        max_tokens=min(max_tokens, expert.settings.max_tokens),
         temperature=0.0,
         seed=expert.settings.seed,
     )
@@ -81,6 +88,38 @@ async def _ask_about_the_others(
         charge(asked.entry, outcome)
         replies.append((label_map, outcome.completion.text if outcome.completion else None))
     return replies
+
+
+async def verdict_round(
+    answered: Sequence[Answered], question: str, budget: Budget, progress: Progress
+) -> list[str]:
+    """Each answer that stated no verdict gets one short follow-up asking for its one-line verdict
+    (cheaper and more reliable than grouping bodies by wording). Returns who was asked."""
+    missing = [a for a in answered if a.ok and a.entry.parse_format not in STATED_FORMATS]
+    if not missing:
+        return []
+    progress.grow(len(missing))
+    calls = [
+        (
+            a.expert,
+            _follow_up(
+                a.expert,
+                verdict_prompt(
+                    question, clip(a.text or "", _SHOWN_ANSWER_CHARS), structured=a.expert.structured
+                ),
+                VERDICT_SCHEMA,
+                _VERDICT_TOKENS,
+            ),
+        )
+        for a in missing
+    ]
+    outcomes = await fan_out(calls, budget, progress, label="stated a verdict")
+    for asked, outcome in zip(missing, outcomes, strict=True):
+        charge(asked.entry, outcome)
+        verdict = parse_follow_up(outcome.completion.text) if outcome.completion else None
+        if verdict:
+            asked.entry.verdict, asked.entry.parse_format = verdict, "follow_up"
+    return [a.expert.name for a in missing]
 
 
 async def judge_round(answered: Sequence[Answered], budget: Budget, progress: Progress) -> JudgeMatrix | None:

@@ -13,8 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ParseFormat = Literal["json", "line", "fallback"]
+ParseFormat = Literal["json", "line", "follow_up", "fallback"]
 Stance = Literal["for", "against", "neutral"]
+
+#: Formats of a verdict the expert stated itself (a fallback "last sentence" is shown, not trusted).
+STATED_FORMATS: frozenset[str] = frozenset({"json", "line", "follow_up"})
 
 DEFAULT_SYSTEM = (
     "You are one expert in a panel consulted independently on the same question. "
@@ -36,6 +39,13 @@ JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"same": {"type": "array", "items": {"type": "string"}}},
     "required": ["same"],
+    "additionalProperties": False,
+}
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string", "description": "the conclusion in one line"}},
+    "required": ["verdict"],
     "additionalProperties": False,
 }
 
@@ -73,10 +83,20 @@ class ParsedAnswer:
 # --- prompts -------------------------------------------------------------------------------------
 
 
-def answer_prompt(question: str, context: str | None, *, structured: bool) -> str:
-    parts = [f"Question:\n{question.strip()}"]
+def answer_prompt(
+    question: str,
+    context: str | None,
+    *,
+    structured: bool,
+    files: str | None = None,
+    history: str | None = None,
+) -> str:
+    parts = [history] if history else []
+    parts.append(f"Question:\n{question.strip()}")
     if context:
         parts.append(f"Context:\n{context.strip()}")
+    if files:
+        parts.append(files)
     if structured:
         parts.append(
             "Reply as JSON with `answer` (your full answer), `verdict` (your conclusion in one line) "
@@ -88,6 +108,33 @@ def answer_prompt(question: str, context: str | None, *, structured: bool) -> st
             "VERDICT: <your conclusion in one line> | CONFIDENCE: <a number from 0.0 to 1.0>"
         )
     return "\n\n".join(parts)
+
+
+def verdict_prompt(question: str, answer: str, *, structured: bool) -> str:
+    """The cheap follow-up for an answer that stated no verdict: its conclusion, in one line."""
+    parts = [
+        f"Question:\n{question.strip()}",
+        f"Your answer was:\n{answer}",
+        "State your conclusion in one line. Name your choice plainly, in the question's own terms; "
+        "for a yes/no question begin with yes or no.",
+    ]
+    if structured:
+        parts.append("Reply as JSON with `verdict`.")
+    else:
+        parts.append("Reply with exactly one line:\nVERDICT: <your conclusion in one line>")
+    return "\n\n".join(parts)
+
+
+def parse_follow_up(text: str) -> str | None:
+    """The verdict of a follow-up reply: a JSON `verdict` or a VERDICT line, else a reply of one
+    short line (all it was asked for); None for anything longer."""
+    parsed = parse_answer(text)
+    if parsed.format in ("json", "line"):
+        return parsed.verdict
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) == 1 and len(lines[0]) <= 300:
+        return _one_line(lines[0]) or None
+    return None
 
 
 def review_prompt(content: str, focus: str | None, *, structured: bool) -> str:

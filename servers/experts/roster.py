@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -86,8 +86,10 @@ class Roster:
         environ: Mapping[str, str],
         limiter_factory: LimiterFactory | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_close = on_close
         self._environ = environ
         self._limiter_factory = limiter_factory
         self._transport = transport
@@ -114,6 +116,8 @@ class Roster:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        if self._on_close is not None:  # other clients of the server (the thread store's Redis)
+            await self._on_close()
 
     def session(self) -> AbstractAsyncContextManager[None]:
         """Held by each MCP session (the SDK runs the lifespan per stdio/SSE/in-memory connection);

@@ -18,8 +18,24 @@ from servers.experts.prompts import Stance
 from servers.experts.review_ops import ReviewRequest, review
 from servers.experts.roster import Roster
 from servers.experts.settings import ExpertsSettings, ProviderSettings
+from servers.experts.thread_store_redis import thread_store
+from servers.experts.tool_args import (
+    Background,
+    BudgetUsd,
+    Chairman,
+    ExpertNames,
+    Files,
+    Judge,
+    MinAgreement,
+    Question,
+    Synthesize,
+    ThreadId,
+    TimeoutS,
+)
 from servers.experts.vote_ops import VoteRequest, vote
+from shared.calls import current_identity
 from shared.errors import ToolFailure
+from shared.identity import Identity
 from shared.paging import Cursor, page
 from shared.ratelimit import OutboundLimiter
 from shared.runtime import Runtime
@@ -28,29 +44,17 @@ from shared.toolkit import ServerKit
 
 INSTRUCTIONS = """Ask a circle of LLM experts (different providers and models) the same question in
 parallel and get back a measured consensus: the consensus answer, how much the experts agree
-(agreement 0..1, entropy), the groups they fall into, the points they share, who dissents, and what
-each call cost. Use experts_ask for open questions (judge=true for a conclusion-level agreement
-measure; min_agreement for cheapest-first escalation), experts_vote to choose between options,
-experts_review to have code or a plan reviewed, experts_list to see who is in the circle."""
+(agreement 0..1, entropy), the groups they fall into and how far to trust them, the points they
+share, who dissents, and what each call cost. Use experts_ask for open questions (judge=true for a
+conclusion-level agreement measure; min_agreement for cheapest-first escalation; synthesize=true for
+a chairman's final answer that keeps the dissent; thread_id to continue a conversation; files to
+attach code or images), experts_vote to choose between options, experts_review to have code or a
+plan reviewed, experts_list to see who is in the circle."""
 
-ExpertNames = Annotated[
-    list[str] | None,
-    Field(
-        description="Names of the experts to ask (see experts_list); omit to ask all of them.", max_length=32
-    ),
-]
-BudgetUsd = Annotated[
-    float | None,
-    Field(description="Most this call may spend in USD; omit for the configured default.", ge=0),
-]
-TimeoutS = Annotated[
-    float | None,
-    Field(
-        description="Seconds each expert may take (retries included); omit for the configured value.",
-        gt=0,
-        le=600,
-    ),
-]
+
+def caller_of(identity: Identity) -> str:
+    """Whose conversations these are: the authentication method and the subject together."""
+    return f"{identity.method}:{identity.subject}"
 
 
 def build_server(
@@ -73,18 +77,22 @@ def build_server(
     def limiter_for(provider: ProviderSettings) -> OutboundLimiter:
         return OutboundLimiter(provider.requests_per_second, provider.burst)
 
+    threads = thread_store(config, settings)
     roster = Roster(
         settings,
         environ=os.environ if environ is None else environ,
         limiter_factory=limiter_for,
         transport=transport,
+        on_close=threads.aclose,
     )
 
     def lifespan(_server: MCPServer[Any]) -> AbstractAsyncContextManager[None]:
         return roster.session()
 
     kit = ServerKit("experts", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
-    circle = Circle(roster, max_output_chars=kit.budget.max_chars)
+    circle = Circle(
+        roster, max_output_chars=kit.budget.max_chars, threads=threads, check_path=kit.policy.check_scan_path
+    )
     circle_tools = kit.toolset(permission="experts:ask", open_world=True)
 
     def progress_of(ctx: Context) -> Any:
@@ -95,34 +103,23 @@ def build_server(
 
     @circle_tools.tool("experts_ask", "Ask the circle of experts", idempotent=False)
     async def experts_ask(
-        question: Annotated[str, Field(description="The question, self-contained.", min_length=1)],
+        question: Question,
         ctx: Context,
         experts: ExpertNames = None,
-        context: Annotated[
-            str | None, Field(description="Background the experts need (code, facts, constraints).")
-        ] = None,
+        context: Background = None,
         budget_usd: BudgetUsd = None,
         timeout_s: TimeoutS = None,
-        min_agreement: Annotated[
-            float | None,
-            Field(
-                description="Escalation mode: ask the cheapest experts first and add more only while "
-                "agreement is below this (0..1, e.g. 0.75); the report says when it stopped early.",
-                gt=0,
-                le=1,
-            ),
-        ] = None,
-        judge: Annotated[
-            bool,
-            Field(
-                description="Add a judge round: each expert says which other anonymised answers reach its "
-                "conclusion; agreement is then measured on conclusions (costs one more call per expert)."
-            ),
-        ] = False,
+        min_agreement: MinAgreement = None,
+        judge: Judge = False,
+        synthesize: Synthesize = None,
+        chairman: Chairman = None,
+        thread_id: ThreadId = None,
+        files: Files = None,
     ) -> CircleReport:
         """Ask several LLM experts the same question in parallel and return the measured consensus:
-        the consensus answer and verdict, agreement and entropy, clusters, key points, dissent, and per
-        expert its status, latency, tokens, cost and answer. Progress is reported as each expert answers."""
+        the consensus answer and verdict, agreement and entropy, clusters and how far to trust them,
+        key points, dissent, and per expert its status, latency, tokens, cost and answer; optionally a
+        chairman's synthesis and a thread_id to continue. Progress is reported as each expert answers."""
         request = AskRequest(
             question=question,
             experts=experts,
@@ -131,6 +128,11 @@ def build_server(
             timeout_s=timeout_s,
             min_agreement=min_agreement,
             judge=judge,
+            synthesize=synthesize,
+            chairman=chairman,
+            thread_id=thread_id,
+            files=files,
+            caller=caller_of(current_identity()),
         )
         return await circle.ask(request, progress_of(ctx))
 

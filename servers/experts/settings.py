@@ -73,6 +73,11 @@ class ProviderSettings(BaseModel):
         description="OpenAI-style structured output dialect: json_schema (OpenAI, vLLM, Ollama, llama.cpp's "
         "server) or json_object with a schema (llama-cpp-python)",
     )
+    accepts_images: bool | None = Field(
+        default=None,
+        description="send attached images as image blocks; default: yes for anthropic, openai and gemini, "
+        "no for openai_compatible (set true for a vision model behind it)",
+    )
     max_retries: int = Field(default=3, ge=0, le=10)
     max_retry_wait_s: float = Field(default=30.0, gt=0, description="longest Retry-After honoured")
     requests_per_second: float = Field(default=5.0, gt=0)
@@ -103,6 +108,12 @@ class ProviderSettings(BaseModel):
         if self.structured_output is not None:
             return self.structured_output
         return self.kind in (ProviderKind.OPENAI, ProviderKind.GEMINI)
+
+    @property
+    def takes_images(self) -> bool:
+        if self.accepts_images is not None:
+            return self.accepts_images
+        return self.kind is not ProviderKind.OPENAI_COMPATIBLE
 
     def resolve_key(self, environ: Mapping[str, str]) -> str | None:
         """The API key from config, else from the named environment variable."""
@@ -169,6 +180,36 @@ class ExpertsSettings(BaseModel):
         default=OLLAMA_URL,
         description='OpenAI-compatible URL probed when no expert is configured ("" disables)',
     )
+    synthesize: bool = Field(default=False, description="experts_ask's default for synthesize")
+    chairman: str | None = Field(
+        default=None,
+        description="the expert who writes syntheses; default: the first expert of the call that answered",
+    )
+    verdict_follow_up: bool = Field(
+        default=True,
+        description="ask an expert whose answer states no verdict for its one-line verdict (one short call)",
+    )
+    thread_store: Literal["memory", "redis"] = Field(
+        default="memory", description="where conversations live: this process, or the fleet's [redis]"
+    )
+    thread_ttl_s: float = Field(
+        default=3600.0, gt=0, le=7 * 86400, description="a thread expires this long after its last round"
+    )
+    max_threads: int = Field(
+        default=50, ge=1, le=10_000, description="live threads per caller (oldest go first)"
+    )
+    thread_rounds: int = Field(
+        default=10, ge=1, le=100, description="rounds kept per thread (oldest go first)"
+    )
+    thread_history_chars: int = Field(
+        default=4000, ge=200, le=100_000, description="characters of history each expert is shown, at most"
+    )
+    max_files: int = Field(default=8, ge=0, le=64, description="files attached to one question, at most")
+    max_file_bytes: int = Field(default=200_000, ge=1, description="bytes of one attached text file, at most")
+    max_files_bytes: int = Field(default=1_000_000, ge=1, description="bytes of all attached files, at most")
+    max_image_bytes: int = Field(
+        default=3_750_000, ge=1, description="bytes of one attached image (Anthropic takes 5 MB of base64)"
+    )
 
     @field_validator("local_probe_url")
     @classmethod
@@ -199,6 +240,8 @@ class ExpertsSettings(BaseModel):
                     f"expert {expert.name!r} names provider {expert.provider!r}, which is not in "
                     f"[[experts.providers]] (known: {', '.join(sorted(providers)) or 'none'})"
                 )
+        if self.chairman is not None and self.chairman not in {e.name for e in self.experts}:
+            raise ValueError(f"chairman {self.chairman!r} is not one of [[experts.experts]]")
         if self.embeddings is not None:
             emb = providers.get(self.embeddings.provider)
             if emb is None or emb.kind not in (ProviderKind.OPENAI, ProviderKind.OPENAI_COMPATIBLE):

@@ -19,8 +19,17 @@ _STRUCTURED_TOOL = "submit_answer"
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image attached to a prompt: its media type and its bytes in base64."""
+
+    media_type: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
-    """One turn sent to a model: an optional system prompt, the user text, an optional JSON schema."""
+    """One turn sent to a model: an optional system prompt, the user text (and images), an
+    optional JSON schema."""
 
     user: str
     system: str | None = None
@@ -28,6 +37,7 @@ class Prompt:
     max_tokens: int = 512
     temperature: float | None = None
     seed: int | None = None
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +110,25 @@ def _bearer(key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def _openai_user_content(prompt: Prompt) -> str | list[dict[str, Any]]:
+    """Plain text, or text then `image_url` parts with data URLs (Chat Completions' vision format)."""
+    if not prompt.images:
+        return prompt.user
+    parts: list[dict[str, Any]] = [{"type": "text", "text": prompt.user}]
+    parts += [
+        {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{image.data}"}}
+        for image in prompt.images
+    ]
+    return parts
+
+
 def _openai_request(
     kind: ProviderKind, model: str, prompt: Prompt, key: str | None, json_mode: JsonMode
 ) -> WireRequest:
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if prompt.system:
         messages.append({"role": "system", "content": prompt.system})
-    messages.append({"role": "user", "content": prompt.user})
+    messages.append({"role": "user", "content": _openai_user_content(prompt)})
     body: dict[str, Any] = {"model": model, "messages": messages}
     # OpenAI itself renamed max_tokens; compatible servers (llama.cpp, vLLM, Ollama) know the old name.
     body["max_completion_tokens" if kind is ProviderKind.OPENAI else "max_tokens"] = prompt.max_tokens
@@ -143,10 +165,17 @@ def _anthropic_request(model: str, prompt: Prompt, key: str | None) -> WireReque
     headers = {"anthropic-version": ANTHROPIC_VERSION}
     if key:
         headers["x-api-key"] = key
+    content: str | list[dict[str, Any]] = prompt.user
+    if prompt.images:
+        # Images first, then the text: the order Anthropic's vision guide recommends.
+        content = [
+            {"type": "image", "source": {"type": "base64", "media_type": i.media_type, "data": i.data}}
+            for i in prompt.images
+        ] + [{"type": "text", "text": prompt.user}]
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": prompt.max_tokens,
-        "messages": [{"role": "user", "content": prompt.user}],
+        "messages": [{"role": "user", "content": content}],
     }
     if prompt.system:
         body["system"] = prompt.system
@@ -190,8 +219,10 @@ def _gemini_request(model: str, prompt: Prompt, key: str | None) -> WireRequest:
     if prompt.schema is not None:
         config["responseMimeType"] = "application/json"
         config["responseSchema"] = _gemini_schema(prompt.schema)
+    parts: list[dict[str, Any]] = [{"text": prompt.user}]
+    parts += [{"inlineData": {"mimeType": i.media_type, "data": i.data}} for i in prompt.images]
     body: dict[str, Any] = {
-        "contents": [{"role": "user", "parts": [{"text": prompt.user}]}],
+        "contents": [{"role": "user", "parts": parts}],
         "generationConfig": config,
     }
     if prompt.system:

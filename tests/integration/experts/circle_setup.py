@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from servers.experts.attachments import PathCheck
 from servers.experts.circle_ops import Circle
 from servers.experts.roster import Roster
 from servers.experts.settings import ExpertsSettings
+from servers.experts.threads import ThreadStore
 from tests.integration.experts.fake_providers import FakeProviders
 
 KEY_ENV = "FAKE_PROVIDER_KEY"
@@ -49,9 +51,15 @@ def fake_settings(
 
 
 @asynccontextmanager
-async def circle_on(settings: ExpertsSettings, key: str) -> AsyncIterator[Circle]:
+async def circle_on(
+    settings: ExpertsSettings,
+    key: str,
+    *,
+    threads: ThreadStore | None = None,
+    check_path: PathCheck | None = None,
+) -> AsyncIterator[Circle]:
     roster = Roster(settings, environ={KEY_ENV: key})
     try:
-        yield Circle(roster)
+        yield Circle(roster, threads=threads, check_path=check_path)
     finally:
         await roster.aclose()

@@ -1,4 +1,5 @@
-"""Fixtures: FAKE providers on loopback (Anthropic, OpenAI, Gemini formats) and a real llama.cpp server."""
+"""Fixtures: FAKE providers on loopback (Anthropic, OpenAI, Gemini formats), a real llama.cpp server,
+and a real redis-server for the conversations kept in the fleet's Redis."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from tests.integration.experts.fake_providers import FakeProviders, fake_providers
 from tests.integration.experts.llama_server import LlamaServer, llama_server
+from tests.integration.scale.redis_service import RedisServer, redis_server
 
 FAKE_KEY = "sk-fake-SECRET-0123456789abcdef"
 
@@ -29,4 +31,11 @@ def fake(_fake_session: FakeProviders) -> Iterator[FakeProviders]:
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     with llama_server(tmp_path_factory.mktemp("llama")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port (skips, or fails under CODE_REQUIRE_SERVICES=1)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
         yield server

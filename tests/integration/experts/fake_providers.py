@@ -12,6 +12,7 @@ behaviour: the answer, token usage, a delay, failures (e.g. 429 with Retry-After
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections import Counter
@@ -168,6 +169,8 @@ class FakeProviders:
             return denied
         if not isinstance(body, dict) or "model" not in body or not isinstance(body.get("messages"), list):
             return JSONResponse({"error": {"message": "model and messages are required"}}, status_code=400)
+        if not all(_openai_content_ok(m.get("content")) for m in body["messages"]):
+            return JSONResponse({"error": {"message": "invalid content part"}}, status_code=400)
         behaviour, failure = await self._behave(request, body["model"])
         if failure:
             return failure
@@ -227,6 +230,8 @@ class FakeProviders:
             )
         if any(m.get("role") == "system" for m in body["messages"]):
             return JSONResponse({"error": {"message": "system goes in the top-level field"}}, status_code=400)
+        if not all(_anthropic_content_ok(m.get("content")) for m in body["messages"]):
+            return JSONResponse({"error": {"message": "invalid content block"}}, status_code=400)
         behaviour, failure = await self._behave(request, body["model"])
         if failure:
             return failure
@@ -244,7 +249,7 @@ class FakeProviders:
                 }
             ]
         else:
-            content = [{"type": "text", "text": behaviour.answer}]
+            content = [{"type": "text", "text": _text(behaviour, body)}]
         return JSONResponse(
             {
                 "id": "msg_fake",
@@ -269,6 +274,8 @@ class FakeProviders:
             return denied
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
             return JSONResponse({"error": {"message": "contents required"}}, status_code=400)
+        if not all(_gemini_part_ok(p) for c in body["contents"] for p in c.get("parts", [None])):
+            return JSONResponse({"error": {"message": "invalid part"}}, status_code=400)
         model = target.removesuffix(":generateContent")
         behaviour, failure = await self._behave(request, model)
         if failure:
@@ -277,7 +284,7 @@ class FakeProviders:
             {
                 "candidates": [
                     {
-                        "content": {"role": "model", "parts": [{"text": behaviour.answer}]},
+                        "content": {"role": "model", "parts": [{"text": _text(behaviour, body)}]},
                         "finishReason": "STOP",
                     }
                 ],
@@ -289,6 +296,93 @@ class FakeProviders:
                 "modelVersion": model,
             }
         )
+
+
+_MEDIA = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def _base64_ok(data: Any) -> bool:
+    try:
+        return isinstance(data, str) and bool(base64.b64decode(data, validate=True))
+    except ValueError:
+        return False
+
+
+def _openai_content_ok(content: Any) -> bool:
+    """A string, or text and image_url parts (images as base64 data URLs), as Chat Completions takes."""
+    if isinstance(content, str):
+        return True
+    if not isinstance(content, list) or not content:
+        return False
+    for part in content:
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            continue
+        url = (part.get("image_url") or {}).get("url", "") if part.get("type") == "image_url" else ""
+        media, _, data = url.removeprefix("data:").partition(";base64,")
+        if not (url.startswith("data:") and media in _MEDIA and _base64_ok(data)):
+            return False
+    return True
+
+
+def _anthropic_content_ok(content: Any) -> bool:
+    """A string, or text and base64 image blocks, as the Messages API takes."""
+    if isinstance(content, str):
+        return True
+    if not isinstance(content, list) or not content:
+        return False
+    for block in content:
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            continue
+        source = block.get("source") or {}
+        if not (
+            block.get("type") == "image"
+            and source.get("type") == "base64"
+            and source.get("media_type") in _MEDIA
+            and _base64_ok(source.get("data"))
+        ):
+            return False
+    return True
+
+
+def _gemini_part_ok(part: Any) -> bool:
+    """A text part or an inlineData part (camelCase in the REST API's JSON)."""
+    if not isinstance(part, dict):
+        return False
+    if isinstance(part.get("text"), str):
+        return True
+    inline = part.get("inlineData") or {}
+    return inline.get("mimeType") in _MEDIA and _base64_ok(inline.get("data"))
+
+
+def prompt_text(body: Any) -> str:
+    """The user text of a recorded request in any of the three formats."""
+    if not isinstance(body, dict):
+        return ""
+    if "contents" in body:
+        return "".join(str(p.get("text", "")) for c in body["contents"] for p in c.get("parts", []))
+    content = body.get("messages", [{}])[-1].get("content", "")
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def images_in(body: Any) -> list[tuple[str, str]]:
+    """(media type, base64 data) of every image in a recorded request, whatever its format."""
+    found: list[tuple[str, str]] = []
+    if not isinstance(body, dict):
+        return found
+    for content in body.get("contents", []):
+        for part in content.get("parts", []):
+            if "inlineData" in part:
+                found.append((part["inlineData"]["mimeType"], part["inlineData"]["data"]))
+    for message in body.get("messages", []):
+        for part in message.get("content") if isinstance(message.get("content"), list) else []:
+            if part.get("type") == "image":
+                found.append((part["source"]["media_type"], part["source"]["data"]))
+            elif part.get("type") == "image_url":
+                media, _, data = part["image_url"]["url"].removeprefix("data:").partition(";base64,")
+                found.append((media, data))
+    return found
 
 
 def _text(behaviour: Behaviour, body: dict[str, Any]) -> str:

@@ -437,7 +437,9 @@ async def test_embeddings_feed_the_consensus_when_no_verdicts_are_stated(fake: F
     fake.script[answers["e2"]] = Behaviour(embedding=[0.98, 0.05, 0.1])
     fake.script[answers["e3"]] = Behaviour(embedding=[0.0, 1.0, 0.0])
     experts = [{"name": n, "provider": "compat", "model": n} for n in answers]
-    settings = fake_settings(fake, experts, embeddings={"provider": "compat", "model": "embedder"})
+    settings = fake_settings(
+        fake, experts, embeddings={"provider": "compat", "model": "embedder"}, verdict_follow_up=False
+    )
     async with circle_on(settings, FAKE_KEY) as circle:
         report = await circle.ask(AskRequest(question="db?"))
     assert report.signal == "embeddings"
@@ -451,12 +453,16 @@ async def test_failing_embeddings_fall_back_to_text_and_say_so(fake: FakeProvide
     experts = [{"name": n, "provider": "compat", "model": n} for n in ("a", "b")]
     for model in ("a", "b"):
         fake.script[model] = Behaviour(answer="Some answer without a verdict line.")
-    settings = fake_settings(fake, experts, embeddings={"provider": "compat", "model": "embedder"})
+    settings = fake_settings(
+        fake, experts, embeddings={"provider": "compat", "model": "embedder"}, verdict_follow_up=False
+    )
     async with circle_on(settings, FAKE_KEY) as circle:
         report = await circle.ask(AskRequest(question="db?"))
     assert report.signal == "text"
     assert any("Embeddings unavailable" in n for n in report.notes)
-    assert any("Grouped by wording only" in n for n in report.notes)
+    assert report.grouping is not None and report.grouping.basis == "wording"
+    assert report.grouping.level == "low"
+    assert any("from the wording of the answers alone and are low-confidence" in n for n in report.notes)
 
 
 async def test_verdicts_that_share_a_verb_still_split_by_conclusion(fake: FakeProviders) -> None:

@@ -49,6 +49,8 @@ def llama_config(llama: LlamaServer, **extra: Any) -> dict[str, Any]:
             },
         ],
         "local_probe_url": "",
+        # Each follow-up is one more call on a slow model: only the test that is about it turns it on.
+        "verdict_follow_up": False,
     }
     experts.update(extra)
     return {"experts": experts}
@@ -165,3 +167,44 @@ async def test_a_model_the_server_does_not_have_is_an_error_not_a_retry(llama: L
     # A 404 is the request's fault: sent once (not retried), and the breaker stays closed.
     assert llama.log.read_text().count("refused 404") - refusals_before == 1
     assert (health["calls"], health["failures"], health["breaker"]) == (1, 1, "closed")
+
+
+async def test_a_real_model_synthesis_with_verdict_follow_ups_and_a_continued_thread(
+    llama: LlamaServer,
+) -> None:
+    """Two experts and a chairman on the real model: the answers (a 135M model states no VERDICT line,
+    so each gets a one-line follow-up), the chairman's synthesis, then one more round in the thread."""
+    config = llama_config(llama, verdict_follow_up=True, chairman="careful")
+    server = build_server(SuiteConfig.model_validate(config))
+    async with Client(server) as client:
+        with anyio.fail_after(900):
+            first = await client.call_tool(
+                "experts_ask", {"question": QUESTION, "experts": ["careful", "brief"], "synthesize": True}
+            )
+            assert first.structured_content is not None, first.content
+            thread = first.structured_content["thread_id"]
+            second = await client.call_tool(
+                "experts_ask",
+                {"question": "And is 3 greater than 10?", "experts": ["brief"], "thread_id": thread},
+            )
+    report = first.structured_content
+    assert [e["status"] for e in report["experts"]] == ["ok", "ok"], report["experts"]
+    for expert in report["experts"]:
+        # Whatever the model wrote, a verdict was either stated or asked for; a follow-up is counted.
+        assert expert["parse_format"] in ("line", "json", "follow_up", "fallback")
+        if expert["parse_format"] == "follow_up":
+            assert expert["output_tokens"] > 0 and expert["verdict"]
+    synthesis = report["synthesis"]
+    assert synthesis["chairman"] == "careful" and synthesis["status"] == "ok", synthesis
+    assert synthesis["text"] and synthesis["input_tokens"] > 50 and 0 < synthesis["output_tokens"] <= 48
+    assert synthesis["cost_usd"] == pytest.approx(
+        (synthesis["input_tokens"] * 0.5 + synthesis["output_tokens"] * 1.5) / 1e6
+    )
+    assert report["total_cost_usd"] == pytest.approx(
+        sum(e["cost_usd"] for e in report["experts"]) + synthesis["cost_usd"]
+    )
+    assert report["grouping"]["basis"] in ("verdicts", "wording")
+    assert second.structured_content is not None, second.content
+    assert (second.structured_content["thread_id"], second.structured_content["round"]) == (thread, 2)
+    assert second.structured_content["experts"][0]["status"] == "ok"
+    assert any("1 earlier round" in n for n in second.structured_content["notes"])

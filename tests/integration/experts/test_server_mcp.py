@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 
 from servers.experts.server import build_server
+from shared.auth import hash_api_key
 from shared.settings import SuiteConfig
 from tests.integration.experts.conftest import FAKE_KEY
 from tests.integration.experts.fake_providers import Behaviour, FakeProviders
@@ -77,8 +78,12 @@ async def test_tools_have_titles_annotations_and_output_schemas(
         assert tool.output_schema is not None
     assert tools["experts_ask"].annotations.open_world_hint is True  # type: ignore[union-attr]
     assert tools["experts_ask"].annotations.idempotent_hint is False  # type: ignore[union-attr]
-    assert "question" in tools["experts_ask"].input_schema["properties"]
-    assert tools["experts_ask"].input_schema["properties"]["min_agreement"]["anyOf"][0]["maximum"] == 1
+    ask = tools["experts_ask"].input_schema["properties"]
+    assert "question" in ask
+    assert ask["min_agreement"]["anyOf"][0]["maximum"] == 1
+    assert {"synthesize", "chairman", "thread_id", "files"} <= set(ask)
+    report = tools["experts_ask"].output_schema["properties"]  # type: ignore[index]
+    assert {"synthesis", "thread_id", "round", "grouping", "attachments"} <= set(report)
 
 
 async def test_experts_ask_returns_a_report_and_progress(connect: Connector, fake: FakeProviders) -> None:
@@ -212,3 +217,63 @@ async def test_experts_list_pages_within_the_output_budget(fake: FakeProviders) 
     assert [e["name"] for e in second.structured_content["experts"]] == ["local"]
     assert second.structured_content["next_cursor"] is None
     assert forged.is_error and "cursor is invalid" in str(forged.content)
+
+
+async def test_a_synthesised_answer_over_mcp(tmp_path: Any, fake: FakeProviders) -> None:
+    script(fake)
+    (tmp_path / "notes.md").write_text("We run Rust 1.80 with two unsafe blocks.\n")
+    cfg = config(fake, chairman="claude")
+    cfg["policy"] = {"scan_roots": [str(tmp_path)]}
+    server = build_server(SuiteConfig.model_validate(cfg))
+    async with Client(server) as client:
+        with anyio.fail_after(30):
+            result = await client.call_tool(
+                "experts_ask",
+                {"question": "Does Rust prevent data races?", "synthesize": True, "files": ["notes.md"]},
+            )
+    assert not result.is_error, result.content
+    report = result.structured_content
+    assert report is not None
+    synthesis = report["synthesis"]
+    assert synthesis["chairman"] == "claude" and synthesis["status"] == "ok"
+    assert [d["experts"] for d in synthesis["dissent"] if d["kind"] == "minority"] == [["local"]]
+    assert report["total_cost_usd"] == pytest.approx(
+        sum(e["cost_usd"] for e in report["experts"]) + synthesis["cost_usd"]
+    )
+    assert report["attachments"][0]["kind"] == "text"
+    assert report["grouping"]["basis"] == "verdicts"
+    assert report["thread_id"].startswith("thr-") and report["round"] == 1
+
+
+API_KEYS = {"alice": "cmk_alice_experts_0123456789", "bob": "cmk_bob_experts_0123456789ab"}
+
+
+async def test_threads_belong_to_their_caller_over_http(tmp_path: Any, fake: FakeProviders) -> None:
+    script(fake)
+    cfg = config(fake)
+    cfg["auth"] = {
+        "api_keys": [
+            {"id": who, "sha256": hash_api_key(key), "role": "viewer"} for who, key in API_KEYS.items()
+        ]
+    }
+    connector = Connector("http", tmp_path)
+    async with (
+        connector.serve("experts", cfg) as served,
+        connector.client(served, "experts", token=API_KEYS["alice"]) as alice,
+        connector.client(served, "experts", token=API_KEYS["bob"]) as bob,
+    ):
+        with anyio.fail_after(60):
+            first = await alice.call_tool("experts_ask", {"question": "Does Rust prevent data races?"})
+            assert first.structured_content is not None
+            thread = first.structured_content["thread_id"]
+            again = await alice.call_tool(
+                "experts_ask", {"question": "And with unsafe?", "thread_id": thread}
+            )
+            foreign = await bob.call_tool(
+                "experts_ask", {"question": "And with unsafe?", "thread_id": thread}
+            )
+    assert again.structured_content is not None
+    assert (again.structured_content["thread_id"], again.structured_content["round"]) == (thread, 2)
+    assert foreign.is_error and "unknown thread_id" in str(foreign.content)
+    continued = [s for s in fake.calls("claude-x") if "Earlier in this conversation" in str(s.body)]
+    assert len(continued) == 1  # alice's second round only: bob's call never reached a provider

@@ -1,4 +1,4 @@
-"""The [experts] section: validation messages, defaults, prices and key lookup."""
+"""The [experts] section: validation messages, defaults, prices, key lookup, chairman, thread store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from servers.experts.settings import ExpertsSettings, ProviderKind, ProviderSettings
+from servers.experts.thread_store_redis import thread_store
+from servers.experts.threads import MemoryThreadStore
+from shared.errors import ConfigError
+from shared.settings import SuiteConfig
 
 
 def settings(**extra: Any) -> ExpertsSettings:
@@ -92,3 +96,29 @@ def test_the_local_probe_can_be_disabled_and_must_be_http() -> None:
     assert settings(local_probe_url="http://127.0.0.1:8080/v1/").local_probe_url == "http://127.0.0.1:8080/v1"
     with pytest.raises(ValidationError, match="local_probe_url"):
         settings(local_probe_url="ftp://x")
+
+
+def test_images_are_taken_by_the_hosted_kinds_unless_told_otherwise() -> None:
+    hosted = ProviderSettings(name="a", kind=ProviderKind.ANTHROPIC)
+    local = ProviderSettings(name="l", kind=ProviderKind.OPENAI_COMPATIBLE, base_url="http://127.0.0.1:1/v1")
+    vision = local.model_copy(update={"accepts_images": True})
+    assert (hosted.takes_images, local.takes_images, vision.takes_images) == (True, False, True)
+
+
+def test_the_chairman_must_be_a_configured_expert() -> None:
+    base = {
+        "providers": [{"name": "p", "kind": "anthropic"}],
+        "experts": [{"name": "claude", "provider": "p", "model": "m"}],
+    }
+    assert ExpertsSettings.model_validate({**base, "chairman": "claude"}).chairman == "claude"
+    with pytest.raises(ValidationError, match="chairman 'nobody' is not one of"):
+        ExpertsSettings.model_validate({**base, "chairman": "nobody"})
+
+
+def test_a_redis_thread_store_needs_the_fleets_redis() -> None:
+    settings = ExpertsSettings.model_validate({"thread_store": "redis"})
+    with pytest.raises(ConfigError, match="needs the fleet's Redis in \\[redis\\]"):
+        thread_store(SuiteConfig(), settings)
+    with pytest.raises(ConfigError, match="must be a redis://"):
+        thread_store(SuiteConfig.model_validate({"redis": {"url": "http://x"}}), settings)
+    assert isinstance(thread_store(SuiteConfig(), ExpertsSettings()), MemoryThreadStore)

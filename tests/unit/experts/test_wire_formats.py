@@ -8,6 +8,7 @@ import pytest
 
 from servers.experts.settings import ProviderKind
 from servers.experts.wire_formats import (
+    ImagePart,
     MalformedResponse,
     Prompt,
     build_chat_request,
@@ -127,3 +128,53 @@ def test_embeddings_round_trip() -> None:
         parse_embeddings_response(data, 3)
     with pytest.raises(MalformedResponse):
         parse_embeddings_response({"data": [{"index": 0}]}, 1)
+
+
+IMAGE = ImagePart("image/png", "iVBORw0KGgo=")
+
+
+def test_images_in_the_openai_vision_format() -> None:
+    for kind in (ProviderKind.OPENAI, ProviderKind.OPENAI_COMPATIBLE):
+        body = build_chat_request(kind, "m", Prompt(user="What is it?", images=(IMAGE,)), None).body
+        assert body["messages"][-1]["content"] == [
+            {"type": "text", "text": "What is it?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        ]
+
+
+def test_images_in_the_anthropic_format_come_before_the_text() -> None:
+    body = build_chat_request(
+        ProviderKind.ANTHROPIC, "m", Prompt(user="What is it?", images=(IMAGE,)), None
+    ).body
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+                },
+                {"type": "text", "text": "What is it?"},
+            ],
+        }
+    ]
+
+
+def test_images_in_the_gemini_format_are_inline_data_parts() -> None:
+    body = build_chat_request(
+        ProviderKind.GEMINI, "m", Prompt(user="What is it?", images=(IMAGE,)), None
+    ).body
+    assert body["contents"] == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "What is it?"},
+                {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+            ],
+        }
+    ]
+
+
+def test_a_prompt_without_images_keeps_plain_string_content() -> None:
+    body = build_chat_request(ProviderKind.ANTHROPIC, "m", Prompt(user="Q"), None).body
+    assert body["messages"] == [{"role": "user", "content": "Q"}]
