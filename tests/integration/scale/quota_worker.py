@@ -8,26 +8,32 @@ from __future__ import annotations
 
 import sys
 
+import anyio
 import redis
 
 from shared.ratelimit import QuotaSpec
-from shared.redis_limiter import RedisCallLimiter, RedisLimitSettings
+from shared.redis_limiter import RedisCallLimiter
+from shared.settings import RedisSettings
 
 
-def main(argv: list[str]) -> int:
+async def main(argv: list[str]) -> int:
     url, attempts, rate, burst, period_s, start_key = argv
     limiter = RedisCallLimiter(
         {"global": QuotaSpec(float(rate), int(burst), float(period_s))},
-        RedisLimitSettings(url=url, fail="closed"),
+        RedisSettings.model_validate({"url": url}),
+        fail="closed",
     )
     gate = redis.Redis.from_url(url)
     if gate.blpop([start_key], timeout=30) is None:  # one token per worker: all start together
         sys.stderr.write("start signal never came\n")
         return 2
     admitted = 0
-    for _ in range(int(attempts)):
-        if limiter.check(server="demo", tool="demo_echo", subject="local:someone") is None:
-            admitted += 1
+    try:
+        for _ in range(int(attempts)):
+            if await limiter.check(server="demo", tool="demo_echo", subject="local:someone") is None:
+                admitted += 1
+    finally:
+        await limiter.aclose()
     if not limiter.available:
         sys.stderr.write("redis went away during the run\n")
         return 3
@@ -36,4 +42,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(anyio.run(main, sys.argv[1:]))

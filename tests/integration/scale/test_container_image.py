@@ -120,10 +120,12 @@ def test_every_scanner_runs_offline_inside_the_locked_down_container(
         "hadolint",
         "shellcheck",
         "dependencies",
+        "licenses",
     }
     for name, entry in scanners.items():
         assert entry["status"] == "ran", (name, entry)
-        assert entry["findings"] > 0, (name, entry)
+        # Without a licence policy the inventory is listed and nothing is a finding.
+        assert entry["findings"] > 0 or name == "licenses", (name, entry)
 
 
 def suite_config(folder: Path, key: str) -> Path:

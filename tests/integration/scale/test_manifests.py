@@ -18,7 +18,6 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from shared.config import load_config
-from shared.settings import LimitSettings
 from tests.integration.deployment.k8s_cluster import KubeCluster, kube_cluster
 from tests.integration.security_scan.conftest import scanners_installed  # noqa: F401 - fixture
 from tests.support.connect import Connector
@@ -64,16 +63,14 @@ def test_every_container_runs_restricted() -> None:
         assert container[probe]["httpGet"]["path"] == "/healthz"
 
 
-@pytest.mark.skipif(
-    "redis" not in LimitSettings.model_fields, reason="[limits] backend 'redis' not wired yet"
-)
 def test_the_configmap_holds_a_valid_configuration(tmp_path: Path) -> None:
     configmap = documents("configmap.yaml")[0]
     path = tmp_path / "config.toml"
     path.write_text(configmap["data"]["config.toml"])
     config = load_config(path)
     assert str(config.limits.backend) == "redis"
-    assert config.auth.allow_unauthenticated_loopback is False
+    assert config.redis.url_file is not None and config.output.cursor_key_file is not None
+    assert config.auth.allow_unauthenticated_loopback is False and config.auth.allowed_hosts
 
 
 # ----------------------------------------------------------------------------- real kube-apiserver

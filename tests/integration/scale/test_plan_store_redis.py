@@ -13,7 +13,7 @@ import redis
 from servers.deployment.plan_ops import StoredPlan, plan_hash
 from servers.deployment.plan_store_redis import RedisPlanStore
 from shared.errors import InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
-from shared.redis_limiter import RedisLimitSettings
+from shared.settings import RedisSettings
 from tests.integration.scale.redis_service import RedisServer
 from tests.support.services import free_port, wait_until
 
@@ -29,8 +29,8 @@ BODIES: list[dict[str, Any]] = [
 ]
 
 
-def settings_for(url: str) -> RedisLimitSettings:
-    return RedisLimitSettings.model_validate({"url": url, "timeout_s": 2})
+def settings_for(url: str) -> RedisSettings:
+    return RedisSettings.model_validate({"url": url, "timeout_s": 2})
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -14,25 +16,45 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from shared.ratelimit import CallLimiter, QuotaSpec
-from shared.redis_limiter import RedisCallLimiter, RedisLimitSettings
+from shared.redis_limiter import RedisCallLimiter
+from shared.settings import RedisSettings
 from tests.integration.scale.redis_service import RedisServer
-from tests.support.services import wait_until
 
+pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[3]
 HOUR = 3600.0
 
 
-def fleet(
-    server: RedisServer,
-    quotas: dict[str, QuotaSpec | None],
-    *,
-    fail: str = "open",
-    registry: CollectorRegistry | None = None,
-) -> RedisCallLimiter:
-    settings = RedisLimitSettings.model_validate(
-        {"url": server.url, "fail": fail, "retry_interval_s": 0.05, "timeout_s": 0.5}
-    )
-    return RedisCallLimiter(quotas, settings, registry=registry)
+async def eventually(check: Callable[[], Awaitable[Any]], done: Callable[[Any], bool]) -> None:
+    """Call `check` until `done` says its answer is the one awaited (bounded by the caller)."""
+    with anyio.fail_after(10):
+        while not done(await check()):  # noqa: ASYNC110 - polling a remote service's answer
+            await anyio.sleep(0.05)
+
+
+Fleet = Callable[..., RedisCallLimiter]
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    """Make limiters on the test's Redis; each is closed after the test."""
+    made: list[RedisCallLimiter] = []
+
+    def make(
+        server: RedisServer,
+        quotas: dict[str, QuotaSpec | None],
+        *,
+        fail: Literal["open", "closed"] = "open",
+        registry: CollectorRegistry | None = None,
+    ) -> RedisCallLimiter:
+        settings = RedisSettings.model_validate({"url": server.url, "timeout_s": 0.5})
+        limiter = RedisCallLimiter(quotas, settings, fail=fail, retry_interval_s=0.05, registry=registry)
+        made.append(limiter)
+        return limiter
+
+    yield make
+    for limiter in made:
+        await limiter.aclose()
 
 
 CASES: list[tuple[dict[str, QuotaSpec | None], list[tuple[str, str, int]]]] = [
@@ -51,98 +73,91 @@ CASES: list[tuple[dict[str, QuotaSpec | None], list[tuple[str, str, int]]]] = [
 
 
 @pytest.mark.parametrize(("quotas", "calls"), CASES)
-def test_redis_answers_like_the_rust_limiter(
-    redis_srv: RedisServer, quotas: dict[str, QuotaSpec | None], calls: list[tuple[str, str, int]]
+async def test_redis_answers_like_the_rust_limiter(
+    redis_srv: RedisServer,
+    fleet: Fleet,
+    quotas: dict[str, QuotaSpec | None],
+    calls: list[tuple[str, str, int]],
 ) -> None:
     """Same admissions, same refusing rule, retry_after within a second of the in-process limiter."""
     local, shared = CallLimiter(quotas), fleet(redis_srv, quotas)
     for subject, tool, cost in calls:
-        want = local.check(server="s", tool=tool, subject=subject, cost=cost)
-        got = shared.check(server="s", tool=tool, subject=subject, cost=cost)
+        want = local.check_now(server="s", tool=tool, subject=subject, cost=cost)
+        got = await shared.check(server="s", tool=tool, subject=subject, cost=cost)
         assert (got is None) == (want is None), (subject, tool, cost)
         if want is not None and got is not None:
             assert got.rule == want.rule
             assert abs(got.retry_after_ms - want.retry_after_ms) < 1000
 
 
-def test_a_refusal_charges_no_rule_and_names_the_refusing_one(redis_srv: RedisServer) -> None:
+async def test_a_refusal_charges_no_rule_and_names_the_refusing_one(
+    redis_srv: RedisServer, fleet: Fleet
+) -> None:
     limiter = fleet(redis_srv, {"identity": QuotaSpec(1, 5, HOUR), "tool": QuotaSpec(1, 1, HOUR)})
-    assert limiter.check(server="s", tool="t", subject="a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
     for _ in range(3):
-        refused = limiter.check(server="s", tool="t", subject="a")
+        refused = await limiter.check(server="s", tool="t", subject="a")
         assert refused is not None
         assert refused.rule == "tool"
         assert 3_500_000 < refused.retry_after_ms <= 3_600_000
     for i in range(4):  # identity still has its 4 cells
-        assert limiter.check(server="s", tool=f"x{i}", subject="a") is None
-    refused = limiter.check(server="s", tool="y", subject="a")
+        assert await limiter.check(server="s", tool=f"x{i}", subject="a") is None
+    refused = await limiter.check(server="s", tool="y", subject="a")
     assert refused is not None
     assert refused.rule == "identity"
 
 
-def test_peek_charges_nothing(redis_srv: RedisServer) -> None:
+async def test_peek_charges_nothing(redis_srv: RedisServer, fleet: Fleet) -> None:
     limiter = fleet(redis_srv, {"global": QuotaSpec(1, 2, HOUR), "identity": QuotaSpec(1, 2, HOUR)})
     for _ in range(10):
-        assert limiter.peek_caller("a") is None
-    assert limiter.check(server="s", tool="t", subject="a") is None
-    assert limiter.check(server="s", tool="t", subject="a") is None
-    spent = limiter.peek_caller("a")
+        assert await limiter.peek_caller("a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
+    spent = await limiter.peek_caller("a")
     assert spent is not None
     assert spent.rule == "global"
 
 
-def test_peek_names_the_identity_rule_when_only_it_is_spent(redis_srv: RedisServer) -> None:
+async def test_peek_names_the_identity_rule_when_only_it_is_spent(
+    redis_srv: RedisServer, fleet: Fleet
+) -> None:
     limiter = fleet(redis_srv, {"global": QuotaSpec(1, 100, HOUR), "identity": QuotaSpec(1, 1, HOUR)})
-    assert limiter.check(server="s", tool="t", subject="a") is None
-    spent = limiter.peek_caller("a")
+    assert await limiter.check(server="s", tool="t", subject="a") is None
+    spent = await limiter.peek_caller("a")
     assert spent is not None
     assert spent.rule == "identity"
-    assert limiter.peek_caller("b") is None
+    assert await limiter.peek_caller("b") is None
 
 
-def test_states_expire_once_recovered(redis_srv: RedisServer) -> None:
+async def test_states_expire_once_recovered(redis_srv: RedisServer, fleet: Fleet) -> None:
     """Memory stays bounded: each state carries a TTL no longer than its full recovery."""
     limiter = fleet(redis_srv, {"identity": QuotaSpec(1, 3, 60)})
-    assert limiter.check(server="s", tool="t", subject="a", cost=2) is None
+    assert await limiter.check(server="s", tool="t", subject="a", cost=2) is None
     client = redis.Redis.from_url(redis_srv.url)
     keys = client.keys("code-mcp:*")
     assert len(keys) == 1
     assert 0 < client.pttl(keys[0]) <= 120_000
 
 
-def test_hostile_subjects_stay_data(redis_srv: RedisServer) -> None:
+async def test_hostile_subjects_stay_data(redis_srv: RedisServer, fleet: Fleet) -> None:
     """Keys built from caller names cannot collide with, or reach, another caller's state."""
     limiter = fleet(redis_srv, {"identity": QuotaSpec(1, 1, HOUR)})
     hostile = ["a", "a:", "a}{rl}", "a\nSET x y", "'); redis.call('FLUSHALL') --", "*", "x" * 10_000, "é\x00"]
     for subject in hostile:
-        assert limiter.check(server="s", tool="t", subject=subject) is None, subject
+        assert await limiter.check(server="s", tool="t", subject=subject) is None, subject
     for subject in hostile:
-        refused = limiter.check(server="s", tool="t", subject=subject)
+        refused = await limiter.check(server="s", tool="t", subject=subject)
         assert refused is not None
         assert refused.key == subject
 
 
-def test_script_is_reloaded_when_redis_forgets_it(redis_srv: RedisServer) -> None:
+async def test_script_is_reloaded_when_redis_forgets_it(redis_srv: RedisServer, fleet: Fleet) -> None:
     limiter = fleet(redis_srv, {"global": QuotaSpec(1, 2, HOUR)})
-    assert limiter.check(server="s", tool="t", subject="a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
     redis.Redis.from_url(redis_srv.url).script_flush()
-    assert limiter.check(server="s", tool="t", subject="a") is None
-    assert limiter.check(server="s", tool="t", subject="a") is not None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is not None
     assert limiter.available
-
-
-@pytest.mark.anyio
-async def test_async_checks_share_the_quota_with_sync_ones(redis_srv: RedisServer) -> None:
-    limiter = fleet(redis_srv, {"global": QuotaSpec(1, 3, HOUR)})
-    try:
-        assert await limiter.acheck(server="s", tool="t", subject="a") is None
-        assert limiter.check(server="s", tool="t", subject="a") is None
-        assert await limiter.acheck(server="s", tool="t", subject="b") is None
-        refused = await limiter.acheck(server="s", tool="t", subject="a")
-        assert refused is not None
-        assert refused.rule == "global"
-    finally:
-        await limiter.aclose()
 
 
 def run_replicas(server: RedisServer, *, replicas: int, attempts: int, quota: QuotaSpec) -> list[int]:
@@ -195,18 +210,20 @@ def test_two_processes_at_a_sustained_rate_stay_within_burst_plus_rate(redis_srv
     assert sum(counts) >= 20
 
 
-def test_fail_open_falls_back_to_local_limits_and_recovers(redis_srv: RedisServer) -> None:
+async def test_fail_open_falls_back_to_local_limits_and_recovers(
+    redis_srv: RedisServer, fleet: Fleet
+) -> None:
     registry = CollectorRegistry()
     limiter = fleet(redis_srv, {"identity": QuotaSpec(1, 3, HOUR)}, fail="open", registry=registry)
-    assert limiter.check(server="s", tool="t", subject="a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
     assert limiter.health()["status"] == "ok"
     assert registry.get_sample_value("code_mcp_ratelimit_backend_up", {"backend": "redis"}) == 1
 
     redis_srv.kill()
     # Redis is gone: the same quota is now enforced by this replica alone (it starts full).
     for _ in range(3):
-        assert limiter.check(server="s", tool="t", subject="a") is None
-    refused = limiter.check(server="s", tool="t", subject="a")
+        assert await limiter.check(server="s", tool="t", subject="a") is None
+    refused = await limiter.check(server="s", tool="t", subject="a")
     assert refused is not None
     assert refused.rule == "identity"
     health = limiter.health()
@@ -216,46 +233,25 @@ def test_fail_open_falls_back_to_local_limits_and_recovers(redis_srv: RedisServe
     assert registry.get_sample_value("code_mcp_ratelimit_fallback_checks_total", {"policy": "open"}) == 4
 
     redis_srv.start()  # same port, empty: its quotas start over
-    wait_until(
-        lambda: limiter.check(server="s", tool="t", subject="b") is None and limiter.available,
-        timeout=10,
-        what="limiter back on redis",
+    await eventually(
+        lambda: limiter.check(server="s", tool="t", subject="b"), lambda r: r is None and limiter.available
     )
     assert limiter.health()["status"] == "ok"
     assert registry.get_sample_value("code_mcp_ratelimit_backend_up", {"backend": "redis"}) == 1
-    assert limiter.check(server="s", tool="t", subject="a") is None  # back on the fleet's state
+    assert await limiter.check(server="s", tool="t", subject="a") is None  # back on the fleet's state
 
 
-def test_fail_closed_refuses_while_redis_is_down(redis_srv: RedisServer) -> None:
+async def test_fail_closed_refuses_while_redis_is_down(redis_srv: RedisServer, fleet: Fleet) -> None:
     limiter = fleet(redis_srv, {"identity": QuotaSpec(1, 100, HOUR)}, fail="closed")
-    assert limiter.check(server="s", tool="t", subject="a") is None
+    assert await limiter.check(server="s", tool="t", subject="a") is None
     redis_srv.kill()
     for _ in range(3):
-        refused = limiter.check(server="s", tool="t", subject="a")
+        refused = await limiter.check(server="s", tool="t", subject="a")
         assert refused is not None
         assert refused.rule == "redis"
         assert refused.retry_after_ms >= 1
-    assert limiter.peek_caller("a") is not None
+    assert await limiter.peek_caller("a") is not None
     assert limiter.health()["fallback"] == "refuse all calls"
     redis_srv.start()
-    wait_until(
-        lambda: limiter.check(server="s", tool="t", subject="a") is None,
-        timeout=10,
-        what="limiter back on redis",
-    )
+    await eventually(lambda: limiter.check(server="s", tool="t", subject="a"), lambda r: r is None)
     assert limiter.available
-
-
-@pytest.mark.anyio
-async def test_async_checks_fall_back_too(redis_srv: RedisServer) -> None:
-    limiter = fleet(redis_srv, {"identity": QuotaSpec(1, 1, HOUR)}, fail="open")
-    try:
-        assert await limiter.acheck(server="s", tool="t", subject="a") is None
-        redis_srv.kill()
-        with anyio.fail_after(5):
-            assert await limiter.acheck(server="s", tool="t", subject="a") is None  # local, full
-            refused = await limiter.acheck(server="s", tool="t", subject="a")
-        assert refused is not None
-        assert not limiter.available
-    finally:
-        await limiter.aclose()

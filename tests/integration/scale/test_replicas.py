@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 
-from shared.ratelimit import QuotaSpec
-from shared.redis_limiter import RedisCallLimiter, RedisLimitSettings
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from tests.integration.scale.redis_service import RedisServer
@@ -25,14 +23,17 @@ def replica(url: str, *, fail: str = "open") -> tuple[Any, Runtime]:
     config = SuiteConfig.model_validate(
         {
             "role": "operator",
-            "limits": {"global": {"rate": 1, "burst": 6, "period_s": 3600}, "identity": None},
+            "limits": {
+                "backend": "redis",
+                "fail": fail,
+                "retry_interval_s": 0.05,
+                "global": {"rate": 1, "burst": 6, "period_s": 3600},
+                "identity": None,
+            },
+            "redis": {"url": url},
         }
     )
-    runtime = Runtime(config)
-    quotas = {name: QuotaSpec(q.rate, q.burst, q.period_s) for name, q in config.limits.quotas.items()}
-    settings = RedisLimitSettings.model_validate({"url": url, "fail": fail, "retry_interval_s": 0.05})
-    # What `[limits] backend = "redis"` selects in Runtime once wired (see docs/readme/scale-out.md).
-    cast(Any, runtime).limiter = RedisCallLimiter(quotas, settings, registry=runtime.metrics.registry)
+    runtime = Runtime.from_config(config)
     return build_server(config, runtime=runtime), runtime
 
 

@@ -1,8 +1,6 @@
 """`code-mcp serve` processes with `[limits] backend = "redis"`, over stateless streamable HTTP:
-two replicas share one quota, and a replica says in /healthz and /metrics when Redis is gone.
-
-Runs once shared/config.py and shared/runtime.py select the Redis backend (the wiring diff in
-docs/readme/scale-out.md); skipped before that."""
+two replicas share one quota; when Redis is gone a replica stays up under `fail = "open"` (and says
+so in /metrics) and goes down under `fail = "closed"`."""
 
 from __future__ import annotations
 
@@ -21,16 +19,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from shared.settings import LimitSettings
 from tests.integration.scale.redis_service import RedisServer
 from tests.support.services import free_port
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(
-        "redis" not in LimitSettings.model_fields, reason="[limits] backend 'redis' not wired yet"
-    ),
-]
+pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -40,9 +32,11 @@ def write_config(tmp: Path, redis_url: str, fail: str = "open") -> Path:
         "auth": {"allow_unauthenticated_loopback": True, "anonymous_role": "operator"},
         "limits": {
             "backend": "redis",
+            "fail": fail,
+            "retry_interval_s": 0.1,
             "global": {"rate": 1, "burst": 6, "period_s": 3600},
-            "redis": {"url": redis_url, "fail": fail, "retry_interval_s": 0.1},
         },
+        "redis": {"url": redis_url},
         "logging": {"level": "WARNING"},
     }
     path = tmp / f"config-{fail}.toml"
@@ -65,7 +59,7 @@ async def replicas(tmp: Path, config: Path, count: int) -> AsyncIterator[list[st
                 with anyio.fail_after(60):
                     while True:
                         try:
-                            if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                            if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code in (200, 503):
                                 break
                         except httpx.TransportError:
                             await anyio.sleep(0.1)
@@ -108,7 +102,7 @@ async def test_two_replicas_admit_no_more_than_the_quota_together(
     assert sum(admitted) == 6  # the fleet's burst, though each replica alone would admit 6
 
 
-async def test_a_replica_reports_redis_down_in_healthz_and_metrics(
+async def test_fail_open_stays_up_on_local_limits_and_says_so_in_metrics(
     tmp_path: Path, redis_srv: RedisServer
 ) -> None:
     async with (
@@ -116,13 +110,27 @@ async def test_a_replica_reports_redis_down_in_healthz_and_metrics(
         httpx.AsyncClient() as http,
     ):
         with anyio.fail_after(120):
-            assert (await http.get(base + "/healthz")).json()["limits"]["status"] == "ok"
+            assert (await http.get(base + "/healthz")).json() == {"status": "up"}
             async with session(base) as client:
                 assert await echo(client)
                 redis_srv.kill()
                 assert await echo(client)  # fail open: local limits
-            health = (await http.get(base + "/healthz")).json()
+            health = await http.get(base + "/healthz")
             metrics = (await http.get(base + "/metrics")).text
-    assert health["status"] == "degraded"
-    assert health["limits"]["fallback"] == "local limits"
+    assert (health.status_code, health.json()) == (200, {"status": "up"})  # nothing more to a prober
     assert 'code_mcp_ratelimit_backend_up{backend="redis"} 0.0' in metrics
+    assert 'code_mcp_ratelimit_fallback_checks_total{policy="open"} 1.0' in metrics
+
+
+async def test_fail_closed_is_down_while_redis_is(tmp_path: Path, redis_srv: RedisServer) -> None:
+    async with (
+        replicas(tmp_path, write_config(tmp_path, redis_srv.url, "closed"), 1) as (base,),
+        httpx.AsyncClient() as http,
+    ):
+        with anyio.fail_after(120):
+            async with session(base) as client:
+                assert await echo(client)
+                redis_srv.kill()
+                assert not await echo(client)  # every call refused, not admitted without a quota
+            health = await http.get(base + "/healthz")
+    assert (health.status_code, health.json()) == (503, {"status": "down"})
