@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 REPO = Path(__file__).resolve().parents[1]
 DEVNULL = Path(os.devnull).open("w")  # noqa: SIM115 - stdio servers' stderr, for the whole run
 API_KEY = "cmk_bench_key_not_a_secret_0123456789"
@@ -40,15 +42,20 @@ API_KEY = "cmk_bench_key_not_a_secret_0123456789"
 # --------------------------------------------------------------------------- the servers
 
 
+class Echoed(BaseModel):
+    """The result both servers return (the kit's tools return a model: structured content)."""
+
+    text: str
+
+
 def build_bare() -> Any:
     from mcp.server.mcpserver import MCPServer
 
     server: MCPServer[Any] = MCPServer("bare")
-
     @server.tool(name="echo", title="Echo")
-    async def echo(text: str) -> str:
+    async def echo(text: str) -> Echoed:
         """Send the text back."""
-        return text
+        return Echoed(text=text)
 
     return server
 
@@ -59,11 +66,11 @@ def build_shared(config: Any, *, runtime: Any = None, **_: Any) -> Any:
     from shared.validation import no_nul
 
     kit = ServerKit("bench", config, runtime, instructions="benchmark")
-
-    @kit.tool(name="echo", title="Echo", permission="monitoring:read", open_world=False)
-    async def echo(text: str) -> str:
+    reads = kit.toolset(permission="monitoring:read", open_world=False)
+    @reads.tool("echo", "Echo")
+    async def echo(text: str) -> Echoed:
         """Send the text back."""
-        return no_nul(text, what="text")
+        return Echoed(text=no_nul(text, what="text"))
 
     return kit.server
 
