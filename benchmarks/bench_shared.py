@@ -52,6 +52,7 @@ def build_bare() -> Any:
     from mcp.server.mcpserver import MCPServer
 
     server: MCPServer[Any] = MCPServer("bare")
+
     @server.tool(name="echo", title="Echo")
     async def echo(text: str) -> Echoed:
         """Send the text back."""
@@ -67,6 +68,7 @@ def build_shared(config: Any, *, runtime: Any = None, **_: Any) -> Any:
 
     kit = ServerKit("bench", config, runtime, instructions="benchmark")
     reads = kit.toolset(permission="monitoring:read", open_world=False)
+
     @reads.tool("echo", "Echo")
     async def echo(text: str) -> Echoed:
         """Send the text back."""
