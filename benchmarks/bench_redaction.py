@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import random
 import subprocess
 import sys
+import tempfile
 import timeit
 import types
 import uuid
@@ -37,9 +39,13 @@ def _baseline_output() -> types.ModuleType:
         ["git", "-C", str(Path(__file__).resolve().parents[1]), "show", f"{BASELINE}:shared/output.py"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    module = types.ModuleType("baseline_output")
+    folder = Path(tempfile.mkdtemp(prefix="baseline-output-"))
+    (folder / "baseline_output.py").write_text(source)
+    spec = importlib.util.spec_from_file_location("baseline_output", folder / "baseline_output.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, "baseline:shared/output.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    spec.loader.exec_module(module)
     return module
 
 
