@@ -101,15 +101,33 @@ def fit(data: Any, max_chars: int) -> tuple[Any, str | None]:
     return data, note
 
 
+def _is_table(value: dict[str, Any]) -> bool:
+    """A page as `shared.paging` sends it: its columns and the length of each row are fixed."""
+    return isinstance(value.get("columns"), list) and isinstance(value.get("rows"), list)
+
+
 def _collect(
-    value: Any, strings: list[tuple[int, Any, Any]], lists: list[tuple[int, list[Any]]], depth: int
+    value: Any,
+    strings: list[tuple[int, Any, Any]],
+    lists: list[tuple[int, list[Any]]],
+    depth: int,
+    *,
+    cuttable: bool = True,
 ) -> None:
     if depth > 64:
         return
     if isinstance(value, dict):
-        pairs: Any = value.items()
+        if _is_table(value):  # whole rows may go; a column, or a value out of a row, may not
+            rows = value["rows"]
+            if len(rows) > 1:
+                lists.append((_json_len(rows), rows))
+            for row in rows:
+                _collect(row, strings, lists, depth + 2, cuttable=False)
+            pairs: Any = [(k, v) for k, v in value.items() if k not in ("columns", "rows")]
+        else:
+            pairs = value.items()
     elif isinstance(value, list):
-        if len(value) > 1:
+        if cuttable and len(value) > 1:
             lists.append((_json_len(value), value))
         pairs = enumerate(value)
     else:

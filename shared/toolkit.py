@@ -39,7 +39,7 @@ from shared.calls import active_call
 from shared.errors import ToolFailure
 from shared.guard import Guard, GuardedTool
 from shared.output import OutputBudget
-from shared.paging import CursorCodec, Pager
+from shared.paging import CursorCodec, Pager, columns_sentence, page_item_type
 from shared.policy import Policy
 from shared.policy_settings import Tier, tier_of_permission
 from shared.results import crash, failure, outcome_of, success
@@ -50,7 +50,7 @@ __all__ = ["ServerKit", "Toolset"]
 
 _FnT = TypeVar("_FnT", bound=Callable[..., Any])
 _TOOL_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_PAGING_ARGS: Final = frozenset({"cursor", "limit"})
+_PAGING_ARGS: Final = frozenset({"cursor", "limit", "columns"})
 Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]]
 
 log = structlog.get_logger("code_mcp.toolkit")
@@ -61,6 +61,8 @@ class _Spec:
     name: str
     blocking: bool
     context_args: frozenset[str]
+    item_type: Any = None  # T of a tool that returns Page[T]
+    selectable: bool = False  # it takes `columns`
 
 
 class ServerKit:
@@ -120,7 +122,11 @@ class ServerKit:
         self._declared.add(tool.name)
         if not self.policy.registers(self.name, tool.tier, tool.name):
             return  # above the tier, or disabled: the tool does not exist on this server
-        spec = _Spec(tool.name, not inspect.iscoroutinefunction(fn), _context_args(fn))
+        item_type = page_item_type(fn)
+        selectable = item_type is not None and "columns" in inspect.signature(fn).parameters
+        spec = _Spec(tool.name, not inspect.iscoroutinefunction(fn), _context_args(fn), item_type, selectable)
+        if selectable:
+            description += "\n\n" + columns_sentence(item_type)
         self.server.add_tool(
             _pipeline(fn, spec, self.budget, self.runtime.cursors),
             name=tool.name,
@@ -211,8 +217,9 @@ def _pipeline(fn: Callable[..., Any], spec: _Spec, budget: OutputBudget, cursors
         query = {k: v for k, v in arguments.items() if k not in _PAGING_ARGS}
         owner = f"{spec.name}\x1f{call.identity.method}:{call.identity.subject}"
         call.pager = Pager(
-            cursors, budget, owner, query, cursor=kwargs.get("cursor"), limit=kwargs.get("limit")
-        )
+            cursors, budget, owner, query, cursor=kwargs.get("cursor"), limit=kwargs.get("limit"),
+            item_type=spec.item_type, columns=kwargs.get("columns"), selectable=spec.selectable,
+        )  # fmt: skip
         try:
             if spec.blocking:
                 value = await anyio.to_thread.run_sync(

@@ -11,6 +11,7 @@ and honours cancellation.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import anyio
@@ -19,7 +20,7 @@ from kubernetes.dynamic.resource import Resource
 
 from servers.deployment.impersonation import Impersonation, impersonation_for
 from servers.deployment.k8s_client import RAW, Cluster, KubeConnections, kube_errors, to_dict
-from servers.deployment.k8s_views import clean_object, iso_time, rollout_state, summary_status
+from servers.deployment.k8s_views import clean_object, iso_time, rollout_state, summary_columns
 from servers.deployment.models import (
     KubeContext,
     KubeEvent,
@@ -130,6 +131,7 @@ class KubeOps:
                 resource.get(namespace=ns, label_selector=selector, _request_timeout=cluster.timeout_s, **RAW)
             )
         rows = []
+        now = datetime.now(UTC)
         for item in result.get("items") or []:
             item.setdefault("kind", resource.kind)
             metadata = item.get("metadata") or {}
@@ -139,8 +141,8 @@ class KubeOps:
                     name=metadata.get("name", ""),
                     namespace=metadata.get("namespace"),
                     created=iso_time(metadata.get("creationTimestamp")),
-                    status=summary_status(item),
                     labels=dict(metadata.get("labels") or {}),
+                    **summary_columns(item, now=now),
                 )
             )
         return sorted(rows, key=lambda row: row.name)

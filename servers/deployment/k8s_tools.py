@@ -30,7 +30,7 @@ from servers.deployment.models import (
 )
 from servers.deployment.plan_ops import PlanOps
 from shared.calls import current_identity
-from shared.paging import Cursor, Limit, Page, page
+from shared.paging import Columns, Cursor, Limit, Page, page
 from shared.toolkit import ServerKit
 
 Namespace = Annotated[str, Field(description="Namespace (must be allowed by policy)", max_length=63)]
@@ -71,8 +71,10 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
         context: KubeContextName = None,
         cursor: Cursor = None,
         limit: Limit = None,
+        columns: Columns = None,
     ) -> Page[ObjectSummary]:
-        """List objects of one kind in a namespace (cluster-scoped kinds ignore it), with a short status."""
+        """List objects of one kind in a namespace (cluster-scoped kinds ignore it), as kubectl get shows
+        them; a default column that no object of the kind has (a Deployment's node) is left out."""
         rows = kube.list_objects(
             kind, identity=current_identity(), namespace=namespace, label_selector=label_selector,
             context=context,

@@ -12,9 +12,11 @@ from shared.redaction import redact_data, redacted_value
 __all__ = [
     "LAST_APPLIED",
     "REVISION",
+    "age",
     "clean_object",
     "iso_time",
     "rollout_state",
+    "summary_columns",
     "summary_status",
 ]
 
@@ -45,6 +47,11 @@ def clean_object(obj: dict[str, Any]) -> dict[str, Any]:
 def summary_status(obj: dict[str, Any]) -> str | None:
     kind, status = obj.get("kind"), obj.get("status") or {}
     if kind == "Pod":
+        for container in status.get("containerStatuses") or []:  # why it is not ready, as kubectl says
+            state = container.get("state") or {}
+            reason = (state.get("waiting") or state.get("terminated") or {}).get("reason")
+            if reason and not container.get("ready"):
+                return str(reason)
         return str(status.get("phase", "Unknown"))
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         return f"{status.get('readyReplicas') or 0}/{(obj.get('spec') or {}).get('replicas', 0)} ready"
@@ -54,6 +61,42 @@ def summary_status(obj: dict[str, Any]) -> str | None:
     if kind == "Namespace":
         return str(status.get("phase", ""))
     return None
+
+
+def summary_columns(obj: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """The `kubectl get` columns of an object: status, ready, restarts, age, node (None: no such)."""
+    kind, spec, status = obj.get("kind"), obj.get("spec") or {}, obj.get("status") or {}
+    ready: str | None = None
+    restarts: int | None = None
+    node: str | None = None
+    if kind == "Pod":
+        containers = status.get("containerStatuses") or []
+        total = len(spec.get("containers") or []) or len(containers)
+        ready = f"{sum(1 for c in containers if c.get('ready'))}/{total}"
+        restarts = sum(int(c.get("restartCount") or 0) for c in containers)
+        node = spec.get("nodeName")
+    workload = kind in ("Deployment", "StatefulSet", "ReplicaSet")
+    if workload:
+        ready = f"{status.get('readyReplicas') or 0}/{spec.get('replicas', 0)}"
+    return {
+        "status": None if workload else summary_status(obj),  # a workload's state is its ready count
+        "ready": ready,
+        "restarts": restarts,
+        "age": age((obj.get("metadata") or {}).get("creationTimestamp"), now=now),
+        "node": node,
+    }
+
+
+def age(created: Any, *, now: datetime | None = None) -> str | None:
+    """kubectl's short age: 45s, 12m, 5h, 3d (None when the time is missing or unreadable)."""
+    when = _parse_time(created)
+    if when is None:
+        return None
+    seconds = max(int(((now or datetime.now(UTC)) - when).total_seconds()), 0)
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def rollout_state(deployment: dict[str, Any]) -> RolloutStatus:
@@ -97,6 +140,17 @@ def rollout_state(deployment: dict[str, Any]) -> RolloutStatus:
         revision=int(revision) if revision and revision.isdigit() else None,
         message=message,
     )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def iso_time(value: Any) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -198,13 +198,24 @@ class KubeContext(BaseModel):
 
 
 class ObjectSummary(BaseModel):
-    """One Kubernetes object, briefly."""
+    """One Kubernetes object, briefly: what `kubectl get` shows for its kind."""
 
-    kind: str = Field(description="Kind, e.g. Deployment")
+    default_columns: ClassVar[tuple[str, ...]] = ("name", "status", "ready", "restarts", "age", "node")
+
     name: str = Field(description="Object name")
+    status: str | None = Field(
+        description="A short state where the kind has one: a pod's phase, or why a container is not "
+        "ready (CrashLoopBackOff, ImagePullBackOff, ...); a node's Ready/NotReady"
+    )
+    ready: str | None = Field(
+        default=None, description="Ready/desired: a pod's containers, a workload's replicas"
+    )
+    restarts: int | None = Field(default=None, description="A pod's container restarts, in all")
+    age: str | None = Field(default=None, description="Time since creation, e.g. 5m, 3h, 12d")
+    node: str | None = Field(default=None, description="The node a pod runs on")
     namespace: str | None = Field(description="Namespace; null for cluster-scoped kinds")
+    kind: str = Field(description="Kind, e.g. Deployment")
     created: str | None = Field(description="Creation time (RFC 3339)")
-    status: str | None = Field(description="A one-word state where the kind has one (phase, ready x/y)")
     labels: dict[str, str] = Field(description="Labels")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,8 @@ def at_least(severity: str, minimum: str | None) -> bool:
 
 class Finding(BaseModel):
     """One normalised issue found by a scanner."""
+
+    default_columns: ClassVar[tuple[str, ...]] = ("id", "severity", "rule_id", "path", "line", "message")
 
     id: str = Field(description="Stable fingerprint: same issue, same id across runs and line shifts.")
     scanner: str = Field(description="Scanner that reported it.")
@@ -124,17 +126,6 @@ class ScanSummary(BaseModel):
         default_factory=list,
         description="Suppression entries refused: invalid, or so broad they would hide everything.",
     )
-
-
-class FindingPage(BaseModel):
-    """A page of findings; call again with `cursor=next_cursor` to continue."""
-
-    scan_id: str
-    items: list[Finding]
-    total: int = Field(description="Findings matching the filters, across all pages.")
-    next_cursor: str | None = Field(default=None, description="Cursor for the next page; null at the end.")
-    truncated: bool = False
-    note: str | None = None
 
 
 class FindingDiff(BaseModel):

@@ -11,7 +11,6 @@ from servers.security_scan.models import (
     DependencyReport,
     Finding,
     FindingDiff,
-    FindingPage,
     SarifPage,
     Sbom,
     ScannerList,
@@ -24,7 +23,7 @@ from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.supply_chain_tools import supply_chain_tools
 from servers.security_scan.toolchain_ops import Toolchain
 from shared.calls import current_identity
-from shared.paging import Cursor, Limit, page, pager
+from shared.paging import Columns, Cursor, Limit, Page, page, pager
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
@@ -117,16 +116,15 @@ def build_server(
         include_suppressed: Annotated[bool, Field(description="Also list suppressed findings.")] = False,
         cursor: Cursor = None,
         limit: Limit = None,
-    ) -> FindingPage:
-        """Page through a scan's normalised findings, worst first, with optional filters."""
-        items = engine.findings(
-            scan_id, owner=owner(), min_severity=min_severity, scanner=scanner, category=category,
-            path_prefix=path_prefix, include_suppressed=include_suppressed,
-        )  # fmt: skip
-        cut = page(items)
-        return FindingPage(
-            scan_id=scan_id, items=cut.items, total=len(items), next_cursor=cut.next_cursor,
-            truncated=cut.truncated, note=cut.note,
+        columns: Columns = None,
+    ) -> Page[Finding]:
+        """Page through a scan's normalised findings, worst first, with optional filters; the whole
+        finding (snippet, fix hint, CWE) with columns=["*"] or scan_finding(id)."""
+        return page(
+            engine.findings(
+                scan_id, owner=owner(), min_severity=min_severity, scanner=scanner, category=category,
+                path_prefix=path_prefix, include_suppressed=include_suppressed,
+            )
         )  # fmt: skip
 
     @scans.tool("scan_finding", "Show one finding")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.connect import REPO, subprocess_env
+from tests.support.pages import rows
 from tests.support.services import unavailable
 
 SERVER_NAMES: tuple[str, ...] = ("deployment", "experts", "security-scan", "monitoring")
@@ -61,8 +62,8 @@ def suite_config(tmp_path: Path) -> dict[str, Any]:
 
 
 def _contexts(result: dict[str, Any]) -> None:
-    assert [c["name"] for c in result["items"]] == ["conformance"], result
-    assert result["items"][0]["current"] is True
+    assert [c["name"] for c in rows(result)] == ["conformance"], result
+    assert rows(result)[0]["current"] is True
 
 
 def _experts(result: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from tests.hostile.conftest import Attempt
 from tests.integration.security_scan.test_hostile_project import SCANNERS, _plant
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -76,15 +77,17 @@ async def scanned(
 
 
 async def findings(client: Client, scan_id: str) -> set[tuple[str, str, str]]:
-    rows: set[tuple[str, str, str]] = set()
+    found: set[tuple[str, str, str]] = set()
     cursor = None
     while True:
-        args = {"scan_id": scan_id, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        args: dict[str, Any] = {"scan_id": scan_id, "limit": 200, "columns": ["scanner", "rule_id", "path"]}
+        if cursor:
+            args["cursor"] = cursor
         page = (await client.call_tool("scan_findings", args)).structured_content or {}
-        rows |= {(f["scanner"], f["rule_id"], f["path"]) for f in page["items"]}
+        found |= {(f["scanner"], f["rule_id"], f["path"]) for f in rows(page)}
         cursor = page.get("next_cursor")
         if not cursor:
-            return rows
+            return found
 
 
 async def test_no_project_control_hides_a_finding(

@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.deployment.docker_engine import DockerEngine
 from tests.integration.deployment.sessions import data, deployment_session, error_text
+from tests.support.pages import rows
 from tests.support.services import unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -88,7 +89,7 @@ async def test_plan_up_ps_logs_down(engine: DockerEngine, tmp_path: Path) -> Non
         assert up["services"] == ["web", "worker"] and up["sha256"] == plan["sha256"]
         assert sorted(u or "" for u in updates) == ["shop-web-1 started", "shop-worker-1 started"]
         ps = data(await client.call_tool("compose_ps", {"project": "shop"}))
-        assert {(c["service"], c["state"], c["image"]) for c in ps["items"]} == {
+        assert {(c["service"], c["state"], c["image"]) for c in rows(ps)} == {
             ("web", "running", "busybox:local"),
             ("worker", "running", "busybox:local"),
         }

@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.deployment.docker_engine import DockerEngine
 from tests.integration.deployment.sessions import data, deployment_session, error_text
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -56,12 +57,12 @@ async def test_lifecycle_networks_and_volumes(engine: DockerEngine, tmp_path: Pa
     assert (started["action"], started["status"]) == ("started", "running")
     assert (restarted["action"], restarted["status"]) == ("restarted", "running")
     assert net["action"] == "created" and vol["action"] == "created"
-    assert {n["name"]: n for n in nets["items"]}[f"{name}-net"]["managed"] is True
-    assert {n["name"]: n for n in nets["items"]}[f"{name}-net"]["internal"] is True
-    assert {v["name"]: v for v in vols["items"]}[f"{name}-vol"]["managed"] is True
+    assert {n["name"]: n for n in rows(nets)}[f"{name}-net"]["managed"] is True
+    assert {n["name"]: n for n in rows(nets)}[f"{name}-net"]["internal"] is True
+    assert {v["name"]: v for v in rows(vols)}[f"{name}-vol"]["managed"] is True
     assert "already exists" in error_text(twice)
     assert "not created through this server" in error_text(foreign_net)
     assert "not created through this server" in error_text(foreign_image)
     for refused in pulls:
         assert "which the policy does not allow" in error_text(refused)
-    assert f"{name}-vol" not in [v["name"] for v in after["items"]]
+    assert f"{name}-vol" not in [v["name"] for v in rows(after)]

@@ -17,6 +17,7 @@ from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from tests.integration.deployment.docker_engine import DockerEngine
 from tests.support.connect import Connector
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -148,7 +149,7 @@ async def test_run_then_inspect_logs_stop_and_remove(session: Session, engine: D
 
         listed = await client.call_tool("docker_list_containers", {"managed_only": True})
         assert listed.structured_content is not None
-        assert [c["name"] for c in listed.structured_content["items"]] == ["web"]
+        assert [c["name"] for c in rows(listed.structured_content)] == ["web"]
 
         with anyio.fail_after(20):
             while True:
@@ -264,7 +265,7 @@ async def test_list_pages_with_a_cursor(session: Session, engine: DockerEngine) 
         second = await client.call_tool("docker_list_containers", {"limit": 2, "cursor": cursor})
         assert second.structured_content is not None
 
-    names = [c["name"] for c in first.structured_content["items"] + second.structured_content["items"]]
+    names = [c["name"] for c in rows(first.structured_content) + rows(second.structured_content)]
     assert names == ["c0", "c1", "c2"]
     assert first.structured_content["truncated"] is True
     assert second.structured_content["next_cursor"] is None
@@ -278,4 +279,4 @@ async def test_every_transport_serves_the_docker_tools(
 
     assert not images.is_error, images.content
     assert images.structured_content is not None
-    assert engine.image in [tag for image in images.structured_content["items"] for tag in image["tags"]]
+    assert engine.image in [tag for image in rows(images.structured_content) for tag in image["tags"]]

@@ -19,6 +19,7 @@ from tests.integration.deployment.helm_charts import (
 )
 from tests.integration.deployment.k8s_cluster import KubeCluster
 from tests.integration.deployment.sessions import data, deployment_session, error_text
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -97,7 +98,7 @@ async def test_plan_apply_upgrade_rollback_uninstall(
         assert data(await client.call_tool("helm_apply", {"plan_id": upgrade["plan_id"]}))["revision"] == 2
 
         history = data(await client.call_tool("helm_history", {"release": "shop", "namespace": namespace}))
-        assert [(r["revision"], r["chart"]) for r in history["items"]] == [(1, "web-0.1.0"), (2, "web-0.2.0")]
+        assert [(r["revision"], r["chart"]) for r in rows(history)] == [(1, "web-0.1.0"), (2, "web-0.2.0")]
         values = data(await client.call_tool("helm_values", {"release": "shop", "namespace": namespace}))
         assert values["values"] == {"replicas": 2, "image": "busybox:2.0"}
 
@@ -116,7 +117,7 @@ async def test_plan_apply_upgrade_rollback_uninstall(
         assert (status["revision"], status["status"]) == (3, "deployed")
         assert "Deployment/shop" in status["resources"]
         listed = data(await client.call_tool("helm_list", {"namespace": namespace}))
-        assert [r["name"] for r in listed["items"]] == ["shop"]
+        assert [r["name"] for r in rows(listed)] == ["shop"]
 
         stale = data(
             await client.call_tool(
@@ -172,7 +173,7 @@ async def test_hostile_charts_are_refused_at_plan_time(
     assert "outside the allowed roots" in dotdot and "outside the allowed roots" in link
     assert "no chart repository is allowed" in remote
     assert "protected" in protected
-    assert releases["items"] == []
+    assert rows(releases) == []
 
 
 async def test_charts_from_a_repository_on_loopback(

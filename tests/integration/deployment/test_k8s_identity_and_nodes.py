@@ -15,6 +15,7 @@ from kubernetes import client as k8s
 from tests.integration.deployment.k8s_cluster import KubeCluster
 from tests.integration.deployment.sessions import data, deployment_session, error_text
 from tests.integration.deployment.test_k8s_server import deployment_yaml, plan_and_apply
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -173,7 +174,7 @@ async def test_each_caller_acts_as_their_own_cluster_user(
         )
 
     assert "RBAC forbids it" in error_text(before) and user in error_text(before)
-    assert "kube-root-ca.crt" in [c["name"] for c in data(after)["items"]]
+    assert "kube-root-ca.crt" in [c["name"] for c in rows(data(after))]
     assert "forbids" in error_text(write)  # may list, may not create: the cluster decides per caller
 
 
@@ -191,7 +192,7 @@ async def running_pod(client: Any, namespace: str) -> None:
     with anyio.fail_after(60):
         while True:
             pods = data(await client.call_tool("k8s_list", {"kind": "pods", "namespace": namespace}))
-            if pods["items"] and pods["items"][0]["status"] == "Running":
+            if rows(pods) and rows(pods)[0]["status"] == "Running":
                 return
             await anyio.sleep(0.2)
 

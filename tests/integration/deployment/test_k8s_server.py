@@ -13,6 +13,7 @@ from kubernetes import client as k8s
 
 from tests.integration.deployment.k8s_cluster import KubeCluster
 from tests.integration.deployment.sessions import data, deployment_session, error_text
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -117,7 +118,7 @@ async def test_plan_apply_rollout_scale_restart_rollback_delete(
                 "k8s_list", {"kind": "Pod", "namespace": namespace, "label_selector": "app=web"}
             )
         )
-        assert [p["status"] for p in pods["items"]] == ["Running", "Running"]
+        assert [p["status"] for p in rows(pods)] == ["Running", "Running"]
 
         scaled = data(
             await client.call_tool("k8s_scale", {"name": "web", "replicas": 3, "namespace": namespace})
@@ -159,7 +160,7 @@ async def test_plan_apply_rollout_scale_restart_rollback_delete(
                 "k8s_events", {"namespace": namespace, "kind": "Deployment", "name": "web"}
             )
         )
-        assert any(e["reason"] == "ScalingReplicaSet" for e in events["items"])
+        assert any(e["reason"] == "ScalingReplicaSet" for e in rows(events))
 
         deleted = data(
             await client.call_tool(
@@ -237,7 +238,7 @@ async def test_protected_namespaces_are_never_changed(cluster: KubeCluster, tmp_
 
     for refused in (plan, scale, delete, delete_namespace):
         assert "protected" in error_text(refused)
-    assert "kube-root-ca.crt" in [c["name"] for c in data(read)["items"]]
+    assert "kube-root-ca.crt" in [c["name"] for c in rows(data(read))]
     assert data(read_namespace)["name"] == "kube-system"  # protected means read-only, not hidden
 
 
@@ -269,7 +270,7 @@ async def test_namespace_context_and_kind_policies_are_enforced(
     assert "context 'prod' is not allowed" in error_text(other_context)
     assert "admin role" in error_text(rbac)
     assert "admin role" in error_text(secret)
-    assert [(c["name"], c["current"]) for c in contexts["items"]] == [(cluster.context, True)]
+    assert [(c["name"], c["current"]) for c in rows(contexts)] == [(cluster.context, True)]
     assert "aHVudGVyMi1kYi1wYXNz" not in str(as_admin) and "hunter2" not in str(as_admin)
     assert "redacted" in as_admin["object"]["data"]["password"].lower()
     assert "managedFields" not in as_admin["object"]["metadata"]
@@ -302,7 +303,7 @@ async def test_pod_logs_come_from_the_kubelet_api(
         with anyio.fail_after(60):
             while True:
                 got = data(await client.call_tool("k8s_list", {"kind": "pods", "namespace": namespace}))
-                if got["items"] and got["items"][0]["status"] == "Running":
+                if rows(got) and rows(got)[0]["status"] == "Running":
                     break
                 await anyio.sleep(0.2)
         logs = data(await client.call_tool("k8s_logs", {"pod": "app", "namespace": namespace, "tail": 2}))

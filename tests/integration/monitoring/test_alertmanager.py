@@ -14,6 +14,7 @@ from mcp import Client
 
 from tests.integration.monitoring.calls import call, error_of, session, suite_config
 from tests.integration.monitoring.prom_stack import AM_ALERTS, PromStack
+from tests.support.pages import rows
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -26,13 +27,13 @@ async def client(tmp_path: Path, prom_stack: PromStack) -> AsyncIterator[Client]
 
 
 def names(page: dict[str, object]) -> Counter[str]:
-    return Counter(a["name"] for a in page["items"])  # type: ignore[attr-defined]
+    return Counter(a["name"] for a in rows(page))  # type: ignore[attr-defined]
 
 
 async def test_alerts_are_listed_with_their_routing(client: Client) -> None:
     every = await call(client, "am_alerts", {"matchers": ['alertname=~"AlwaysFiring|CodeShardHot|Inh.*"']})
     assert names(every) == Counter(AM_ALERTS)
-    first = every["items"][0]
+    first = rows(every)[0]
     assert first["name"] == "AlwaysFiring" and first["state"] == "active"  # notifying ones come first
     assert first["receivers"] == ["code-pager"] and first["labels"]["severity"] == "page"
     assert first["starts_at"] and first["active_for_seconds"] >= 0
@@ -43,7 +44,7 @@ async def test_alerts_are_listed_with_their_routing(client: Client) -> None:
 
 async def test_state_filters(client: Client) -> None:
     inhibited = await call(client, "am_alerts", {"inhibited": True})
-    [muted] = inhibited["items"]
+    [muted] = rows(inhibited)
     assert muted["name"] == "InhibitedByAlwaysFiring" and muted["state"] == "suppressed"
     assert muted["inhibited_by"] and muted["receivers"] == ["code-null"]
     active = await call(client, "am_alerts", {"active": True, "matchers": ['alertname=~"Inh.*|Always.*"']})
@@ -54,33 +55,33 @@ async def test_state_filters(client: Client) -> None:
 
 async def test_matchers_in_both_forms(client: Client) -> None:
     one = await call(client, "am_alerts", {"matchers": ['{alertname="CodeShardHot", shard=~"s000[12]"}']})
-    assert sorted(a["labels"]["shard"] for a in one["items"]) == ["s0001", "s0002"]
+    assert sorted(a["labels"]["shard"] for a in rows(one)) == ["s0001", "s0002"]
     two = await call(client, "am_alerts", {"matchers": ["alertname = CodeShardHot", 'shard!="s0000"']})
-    assert len(two["items"]) == 4
+    assert len(rows(two)) == 4
 
 
 async def test_alerts_page_with_a_cursor(client: Client) -> None:
     first = await call(client, "am_alerts", {"receiver": "code-tickets", "limit": 2})
-    assert len(first["items"]) == 2 and first["next_cursor"]
+    assert len(rows(first)) == 2 and first["next_cursor"]
     rest = await call(
         client, "am_alerts", {"receiver": "code-tickets", "limit": 10, "cursor": first["next_cursor"]}
     )
-    assert len(rest["items"]) == 3
+    assert len(rows(rest)) == 3
     stolen = await error_of(client, "am_alerts", {"receiver": "code-null", "cursor": first["next_cursor"]})
     assert "cursor" in stolen
 
 
 async def test_alert_groups_follow_group_by(client: Client) -> None:
     groups = await call(client, "am_alert_groups")
-    shards = next(g for g in groups["items"] if g["labels"] == {"alertname": "CodeShardHot"})
+    shards = next(g for g in rows(groups) if g["labels"] == {"alertname": "CodeShardHot"})
     assert shards["receiver"] == "code-tickets" and shards["alerts_total"] == 5
     assert shards["states"] == {"active": 5} and len(shards["alerts"]) == 5
-    assert groups["items"][0]["alerts_total"] == 5  # biggest group first
+    assert rows(groups)[0]["alerts_total"] == 5  # biggest group first
 
 
 async def test_receivers_show_kinds_and_routes_never_credentials(client: Client) -> None:
     receivers = await call(client, "am_receivers")
-    by_name = {r["name"]: r for r in receivers["items"]}
+    by_name = {r["name"]: r for r in rows(receivers)}
     assert set(by_name) == {"code-null", "code-pager", "code-tickets"}
     assert by_name["code-pager"]["integrations"] == ["webhook"]
     assert by_name["code-pager"]["routes"] == ['{severity="page"}']

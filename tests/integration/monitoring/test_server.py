@@ -17,6 +17,7 @@ from tests.integration.monitoring.calls import call, error_of, session, suite_co
 from tests.integration.monitoring.prom_stack import CARDINALITY_SERIES, PromStack
 from tests.integration.monitoring.tls_server import https_server
 from tests.support.connect import Connector
+from tests.support.pages import rows, values
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -122,27 +123,27 @@ async def test_range_results_page_on_the_times_they_show(client: Client) -> None
 
 async def test_labels_values_series_and_metadata(client: Client) -> None:
     labels = await call(client, "prom_labels", {"search": "shar"})
-    assert labels["items"] == ["shard"]
+    assert values(labels) == ["shard"]
     shards = await call(client, "prom_label_values", {"label": "shard"})
-    assert shards["total"] == CARDINALITY_SERIES and len(shards["items"]) == 50 and shards["next_cursor"]
+    assert shards["total"] == CARDINALITY_SERIES and len(values(shards)) == 50 and shards["next_cursor"]
     more = await call(client, "prom_label_values", {"label": "shard", "cursor": shards["next_cursor"]})
-    assert more["items"][0] == "s0050"
+    assert values(more)[0] == "s0050"
     stolen = await error_of(client, "prom_label_values", {"label": "job", "cursor": shards["next_cursor"]})
     assert "cursor" in stolen
     series = await call(client, "prom_series", {"match": ['up{job="node"}']})
     assert series["total"] == 1
     meta = await call(client, "prom_metric_metadata", {"metric": "code_batch_records_processed"})
-    assert meta["items"][0]["type"] == "gauge"
+    assert rows(meta)[0]["type"] == "gauge"
 
 
 async def test_targets_alerts_rules_and_status(client: Client) -> None:
     down = await call(client, "prom_targets", {"health": "down"})
-    assert [t["job"] for t in down["items"]] == ["gone"]
+    assert [t["job"] for t in rows(down)] == ["gone"]
     firing = await call(client, "prom_alerts", {"state": "firing"})
-    names = [a["name"] for a in firing["items"]]
+    names = [a["name"] for a in rows(firing)]
     assert names == ["AlwaysFiring", *["CodeShardHot"] * 5, "InhibitedByAlwaysFiring"]
     rules = await call(client, "prom_rules", {"type": "record"})
-    assert [r["name"] for r in rules["items"]] == ["code:up:sum"]
+    assert [r["name"] for r in rows(rules)] == ["code:up:sum"]
     status = await call(client, "prom_status")
     assert status["top_metrics_by_series"][0]["name"] == "code_test_cardinality"
     endpoints = await call(client, "prom_endpoints")

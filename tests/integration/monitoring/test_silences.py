@@ -26,6 +26,7 @@ from shared.policy_settings import PERMISSIONS
 from tests.integration.monitoring.calls import call, error_of, session, suite_config
 from tests.integration.monitoring.prom_stack import PromStack
 from tests.support.connect import Connector
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -75,11 +76,11 @@ async def test_create_list_and_expire(admin: Client, prom_stack: PromStack) -> N
     assert created["created"] and created["plan"]["alerts_matched"] == 1
     try:
         muted = await call(admin, "am_alerts", {"silenced": True, "matchers": ['alertname="CodeShardHot"']})
-        [alert] = muted["items"]
+        [alert] = rows(muted)
         assert alert["labels"]["shard"] == "s0002" and alert["silenced_by"] == [silence_id]
         assert alert["state"] == "suppressed"
         listed = await call(admin, "am_silences", {"state": "active"})
-        mine = next(s for s in listed["items"] if s["id"] == silence_id)
+        mine = next(s for s in rows(listed) if s["id"] == silence_id)
         assert mine["created_here"] is True and mine["comment"] == "replacing the disk of shard 2"
         assert mine["created_by"] == created["plan"]["created_by"]
         assert 3500 < mine["ends_in_seconds"] <= 3600
@@ -93,7 +94,7 @@ async def test_create_list_and_expire(admin: Client, prom_stack: PromStack) -> N
     assert expired["previous_state"] == "active"
     assert expired["matchers"] == ['alertname="CodeShardHot"', 'shard="s0002"']
     after = await call(admin, "am_alerts", {"silenced": True, "matchers": ['alertname="CodeShardHot"']})
-    assert after["items"] == []
+    assert rows(after) == []
     assert "already ended" in await error_of(admin, "am_silence_expire", {"id": silence_id})
 
 

@@ -16,6 +16,7 @@ from servers.security_scan.sarif_ops import FINGERPRINT_KEY
 from shared.paging import CursorCodec
 from tests.integration.security_scan.conftest import FIXTURES
 from tests.support.connect import Connector
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 SCHEMA = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
@@ -92,11 +93,11 @@ async def test_paging_exports_every_finding_once_in_valid_pages_within_the_budge
         while listed["next_cursor"]:
             arguments = {"scan_id": scan_id, "include_suppressed": True, "limit": 200}
             more = await _call(client, "scan_findings", {**arguments, "cursor": listed["next_cursor"]})
-            listed = {**more, "items": listed["items"] + more["items"]}
+            listed = {**more, "rows": listed["rows"] + more["rows"]}
 
     exported = [fp for page in pages for fp in _fingerprints(page)]
     assert len(exported) == len(set(exported)) == 2 * FUNCTIONS + 1
-    assert set(exported) == {f["id"] for f in listed["items"]}
+    assert set(exported) == {f["id"] for f in rows(listed)}
     assert len(pages) > 5  # the whole log is far over the budget
     for page in pages:
         VALIDATOR.validate(page["sarif"])

@@ -323,11 +323,24 @@ async def test_cancelling_a_scan_kills_the_scanner_processes(tmp_path: Path, pro
     engine = ScanEngine(SecurityScanSettings(cache_dir=tmp_path / "cache"))
     for name in ("checkov", "semgrep"):
         assert (await engine.toolchain.tool(name)).path is not None  # versions probed before the clock starts
-    with anyio.move_on_after(3) as scope:  # checkov needs far longer than this to scan
+    finished = anyio.Event()
+
+    async def scan() -> None:
         await engine.scan(project, scanners=["checkov", "semgrep"], owner=OWNER)
-    assert scope.cancelled_caught
-    leftover = await anyio.run_process(["pgrep", "-f", str(tmp_path / "cache")], check=False)
-    assert leftover.stdout == b"", leftover.stdout
+        finished.set()
+
+    async def running() -> bytes:
+        return (await anyio.run_process(["pgrep", "-f", str(tmp_path / "cache")], check=False)).stdout
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(scan)
+        with anyio.fail_after(120):  # cancel once the scanner processes exist, not after a guess
+            while not await running():
+                assert not finished.is_set(), "the scan ended before its scanners were seen"
+                await anyio.sleep(0.05)
+        group.cancel_scope.cancel()
+    assert not finished.is_set()
+    assert await running() == b""
 
 
 async def test_the_scanned_tree_cannot_hijack_a_scanner(

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.security_scan.conftest import FIXTURES, VULNERABLE
 from tests.support.connect import Connector
+from tests.support.pages import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 FAST = ["bandit", "hadolint", "shellcheck"]
@@ -57,14 +58,14 @@ async def test_scan_then_page_through_findings(
         first = await client.call_tool("scan_findings", {"scan_id": summary["scan_id"], "limit": 3})
         page = first.structured_content
         assert page is not None
-        assert len(page["items"]) == 3
+        assert len(rows(page)) == 3
         assert page["total"] == summary["total"]
         assert page["next_cursor"] and page["truncated"]
         rest = await client.call_tool(
             "scan_findings", {"scan_id": summary["scan_id"], "limit": 200, "cursor": page["next_cursor"]}
         )
         assert rest.structured_content is not None
-        ids = [f["id"] for f in page["items"] + rest.structured_content["items"]]
+        ids = [f["id"] for f in rows(page) + rows(rest.structured_content)]
         assert len(ids) == len(set(ids)) == summary["total"]
         assert rest.structured_content["next_cursor"] is None
 
@@ -72,7 +73,7 @@ async def test_scan_then_page_through_findings(
             "scan_findings", {"scan_id": summary["scan_id"], "min_severity": "high", "scanner": "bandit"}
         )
         assert high.structured_content is not None
-        assert {f["rule_id"] for f in high.structured_content["items"]} == {"B602", "B307", "B301"}
+        assert {f["rule_id"] for f in rows(high.structured_content)} == {"B602", "B307", "B301"}
 
         one = await client.call_tool("scan_finding", {"finding_id": ids[0]})
         assert one.structured_content is not None

@@ -46,6 +46,20 @@ def test_fit_shortens_lists_when_clipping_strings_is_not_enough() -> None:
     assert fitted["items"][0] == {"id": 0, "v": "x" * 50}
 
 
+def test_fit_drops_whole_rows_of_a_table_never_a_column_or_a_value() -> None:
+    table = {
+        "columns": ["name", "tags", "blob"],
+        "rows": [[f"n{i}", ["a", "b", "c", "d"], "x" * 300] for i in range(40)],
+        "total": 40,
+        "next_cursor": None,
+    }
+    fitted, note = fit(json.loads(json.dumps(table)), 3_000)
+    assert note is not None and "list items left out" in note
+    assert fitted["columns"] == ["name", "tags", "blob"] and 1 <= len(fitted["rows"]) < 40
+    assert all(len(row) == 3 for row in fitted["rows"])  # every row still lines up with the columns
+    assert [row[0] for row in fitted["rows"]] == [f"n{i}" for i in range(len(fitted["rows"]))]
+
+
 @pytest.mark.parametrize("max_chars", [100, 50, 20, 0])
 def test_clip_says_it_clipped_and_respects_the_limit(max_chars: int) -> None:
     text, clipped = clip("a" * 1000, max_chars)

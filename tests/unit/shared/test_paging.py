@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.errors import InvalidArgument
 from shared.output import OutputBudget
@@ -65,18 +66,72 @@ def test_a_page_always_makes_progress_with_a_huge_item() -> None:
     assert page.next_cursor is not None
 
 
-def test_a_page_is_a_typed_model_with_a_schema() -> None:
-    page = paginate([Item(name="a")], budget=OutputBudget())
+def test_a_page_is_sent_as_a_table_with_a_schema() -> None:
+    page = paginate([Item(name="a"), Item(name="b")], budget=OutputBudget())
     assert isinstance(page, Page)
     assert json.loads(page.model_dump_json()) == {
-        "items": [{"name": "a"}],
-        "total": 1,
+        "columns": ["name"],
+        "rows": [["a"], ["b"]],
+        "total": 2,
         "next_cursor": None,
-        "truncated": False,
-        "note": None,
     }
-    assert "next_cursor" in Page[Item].model_json_schema()["properties"]
+    assert page.as_dicts() == [{"name": "a"}, {"name": "b"}]
+    schema = Page[Item].model_json_schema()
+    assert schema["required"] == ["columns", "rows", "total", "next_cursor"]
+    assert "items" not in schema["properties"]
+    assert schema["properties"]["columns"]["items"]["enum"] == ["name"]
+    assert "next_cursor" in schema["properties"]
     assert paginate([{"k": 1}, {"k": 2}], limit=1, budget=OutputBudget()).next_cursor is None  # no pager
+    cut = paginate([1, 2, 3], limit=1, budget=OutputBudget(), cursor_at=lambda end: f"at-{end}")
+    assert json.loads(cut.model_dump_json()) == {
+        "columns": ["value"],
+        "rows": [[1]],
+        "total": 3,
+        "next_cursor": "at-1",
+        "truncated": True,
+        "note": "Showing items 1-1 of 3 (the limit of 1 items). Call again with `cursor` set to "
+        "next_cursor for more, or narrow the query.",
+    }
+    # What a client sends back validates as the same page (the SDK checks results against it).
+    assert Page[int].model_validate(cut.model_dump(mode="json")).rows == [[1]]
+
+
+class Pod(BaseModel):
+    default_columns: ClassVar[tuple[str, ...]] = ("name", "status", "node")
+
+    name: str = Field(description="Pod name")
+    status: str = Field(description="Phase")
+    node: str | None = Field(default=None, description="Node")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels")
+
+
+PODS = [Pod(name="a", status="Running", labels={"app": "web"}), Pod(name="b", status="Pending")]
+
+
+def columns_pager(columns: list[str] | None) -> Pager:
+    return Pager(CODEC, OutputBudget(), "t\x1fc", {}, item_type=Pod, columns=columns, selectable=True)
+
+
+def test_the_default_columns_leave_out_what_no_row_has() -> None:
+    table = columns_pager(None).page(PODS).model_dump(mode="json")
+    assert table["columns"] == ["name", "status"]  # node is null on every row: left out
+    assert table["rows"] == [["a", "Running"], ["b", "Pending"]]
+    placed = [Pod(name="c", status="Running", node="n1"), *PODS]
+    assert columns_pager(None).page(placed).model_dump(mode="json")["rows"][1] == ["a", "Running", None]
+
+
+def test_columns_are_chosen_by_name_or_all() -> None:
+    asked = columns_pager(["labels", "name", "labels"]).page(PODS).model_dump(mode="json")
+    assert asked["columns"] == ["labels", "name"] and asked["rows"][0] == [{"app": "web"}, "a"]
+    every = columns_pager(["*"]).page(PODS).model_dump(mode="json")
+    assert every["columns"] == ["name", "status", "node", "labels"]
+    with pytest.raises(InvalidArgument, match="unknown column 'secret'; columns: name, status, node, labels"):
+        columns_pager(["secret"]).page(PODS)
+
+
+def test_a_tool_without_a_columns_argument_gets_every_column() -> None:
+    fixed = Pager(CODEC, OutputBudget(), "t\x1fc", {}, item_type=Pod, columns=None, selectable=False)
+    assert fixed.page(PODS).model_dump(mode="json")["columns"] == ["name", "status", "node", "labels"]
 
 
 def forged(offset: int) -> str:

@@ -4,7 +4,7 @@ the one result pipeline (redaction, budget, errors by class, paging bound to the
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import anyio
 import pytest
@@ -16,10 +16,11 @@ from pydantic import BaseModel, Field
 from shared.calls import CallRecord, current_identity
 from shared.errors import ConfigError, InvalidArgument, NotFound, PermissionDenied, RateLimited
 from shared.metrics import Metrics
-from shared.paging import Cursor, Limit, Page, page
+from shared.paging import Columns, Cursor, Limit, Page, page
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
+from tests.support.pages import rows, values
 
 pytestmark = pytest.mark.anyio
 
@@ -384,8 +385,8 @@ async def test_a_cursor_continues_exactly_its_query() -> None:
         second = await client.call_tool("numbers", {"limit": 10, "cursor": cursor})
         bigger_pages = await client.call_tool("numbers", {"limit": 20, "cursor": cursor})
         other_filter = await client.call_tool("numbers", {"limit": 10, "cursor": cursor, "parity": "odd"})
-    assert (second.structured_content or {})["items"] == list(range(10, 20))
-    assert (bigger_pages.structured_content or {})["items"] == list(range(10, 30))  # limit is not the query
+    assert values(second.structured_content) == list(range(10, 20))
+    assert values(bigger_pages.structured_content) == list(range(10, 30))  # limit is not the query
     assert other_filter.is_error and "belongs to another query" in text_of(other_filter)
 
 
@@ -410,7 +411,38 @@ async def test_a_shared_cursor_key_lets_any_replica_continue(tmp_path: Any) -> N
         cursor = ((await client.call_tool("numbers", {"limit": 10})).structured_content or {})["next_cursor"]
     async with Client(b.server) as client:
         result = await client.call_tool("numbers", {"limit": 10, "cursor": cursor})
-    assert (result.structured_content or {})["items"] == list(range(10, 20))
+    assert values(result.structured_content) == list(range(10, 20))
+
+
+class Host(BaseModel):
+    default_columns: ClassVar[tuple[str, ...]] = ("name", "up")
+
+    name: str = Field(description="Host name")
+    up: bool = Field(description="Whether it answers")
+    labels: dict[str, str] = Field(description="Labels")
+
+
+async def test_a_listing_tool_with_columns_says_which_and_pages_by_them() -> None:
+    k = kit()
+
+    @k.toolset(permission="monitoring:read", open_world=False).tool("hosts", "Hosts")
+    async def hosts(cursor: Cursor = None, limit: Limit = None, columns: Columns = None) -> Page[Host]:
+        """Every host."""
+        return page([Host(name=f"h{i}", up=i % 2 == 0, labels={"rack": str(i)}) for i in range(30)])
+
+    async with Client(k.server) as client:
+        [listed] = (await client.list_tools()).tools
+        first = await client.call_tool("hosts", {"limit": 10})
+        cursor = (first.structured_content or {})["next_cursor"]
+        wider = await client.call_tool(
+            "hosts", {"limit": 10, "cursor": cursor, "columns": ["name", "labels"]}
+        )
+        wrong = await client.call_tool("hosts", {"columns": ["password"]})
+    assert listed.description is not None
+    assert listed.description.endswith("Rows hold: name, up; ask for more with columns=[...]: labels.")
+    assert (first.structured_content or {})["columns"] == ["name", "up"]
+    assert rows(wider.structured_content)[0] == {"name": "h10", "labels": {"rack": "10"}}  # same query
+    assert wrong.is_error and "unknown column 'password'" in text_of(wrong)
 
 
 # --------------------------------------------------------------------------- metrics
