@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from peers import install as peer_install
 from peers import measure, report
 from peers.backends import Backends, loopback_backends
+from peers.pairs import RANGE_WINDOW
 from peers.servers import ServerSpec, bare_server, code_config, code_servers, peer_servers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -242,7 +243,8 @@ def main() -> int:
         logs.mkdir(parents=True, exist_ok=True)
         _progress("starting and seeding the backends (Kubernetes + kwok, dockerd, Prometheus + Alertmanager)")
         try:
-            with loopback_backends(root / "backends") as backends:
+            history = int(RANGE_WINDOW.total_seconds())
+            with loopback_backends(root / "backends", history_s=history) as backends:
                 config = code_config(backends, root)
                 specs = [*code_servers(config), *peer_servers(backends, kubectl), bare_server()]
                 meta = _meta(options, installed, specs)

@@ -9,15 +9,12 @@ already exists asks the ownership ledger first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-import docker
-import docker.errors
-import requests.exceptions
+from typing import TYPE_CHECKING, Any, Protocol
 
 from servers.deployment.docker_hardening import (
     MANAGED_LABEL,
@@ -45,6 +42,9 @@ from shared.ownership import OwnershipLedger
 from shared.redaction import redact_text
 from shared.validation import image_ref
 
+if TYPE_CHECKING:
+    import docker
+
 __all__ = [
     "MANAGED_LABEL",
     "OWNER_LABEL",
@@ -71,6 +71,9 @@ class DockerPolicy(Protocol):
 @contextmanager
 def docker_errors(what: str) -> Iterator[None]:
     """Translate the docker client's exceptions into tool errors, in one place."""
+    import docker.errors  # loaded already by the client that raised
+    import requests.exceptions
+
     try:
         yield
     except docker.errors.NotFound as exc:
@@ -118,12 +121,13 @@ class DockerOps:
 
     def __init__(
         self,
-        client: docker.DockerClient,
+        client: docker.DockerClient | None,
         settings: DeploymentSettings,
         policy: DockerPolicy,
         ledger: OwnershipLedger | None = None,
     ) -> None:
-        self.client = client
+        self._client = client
+        self._connecting = threading.Lock()
         self.settings = settings
         self.policy = policy
         self.ledger = ledger if ledger is not None else OwnershipLedger(settings.ownership_file)
@@ -131,16 +135,26 @@ class DockerOps:
 
     @classmethod
     def connect(cls, settings: DeploymentSettings, policy: DockerPolicy) -> DockerOps:
-        """A client for `settings.docker_host` (no call is made until a tool runs)."""
-        client = docker.DockerClient(
-            base_url=settings.docker_host,
-            version=settings.docker_api_version,
-            timeout=int(settings.docker_timeout_s),
-        )
-        return cls(client, settings, policy)
+        """Docker at `settings.docker_host`, connected when a tool first needs it."""
+        return cls(None, settings, policy)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine's client, made on first use (the docker package and requests load with it)."""
+        with self._connecting:
+            if self._client is None:
+                import docker
+
+                self._client = docker.DockerClient(
+                    base_url=self.settings.docker_host,
+                    version=self.settings.docker_api_version,
+                    timeout=int(self.settings.docker_timeout_s),
+                )
+            return self._client
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     # ------------------------------------------------------------------ reads
 
@@ -259,6 +273,8 @@ class DockerOps:
         The engine would pull a missing image by itself from wherever its name points (an attacker's
         registry, `169.254.169.254`, `127.0.0.1:6379`): the policy's registry allowlist decides first.
         """
+        import docker.errors
+
         try:
             self.client.api.inspect_image(image)
             return
@@ -340,6 +356,8 @@ class DockerOps:
         return image_id
 
     def image_id(self, image: str) -> str | None:
+        import docker.errors
+
         try:
             return str(self.client.api.inspect_image(image)["Id"])
         except docker.errors.ImageNotFound:

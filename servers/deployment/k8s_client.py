@@ -1,7 +1,9 @@
 """Kubernetes connections: kubeconfig contexts, a dynamic client per context, kind lookup, errors.
 
 Everything here blocks (the `kubernetes` package is synchronous); the server calls it through
-`anyio.to_thread`.
+`anyio.to_thread`. The `kubernetes` package is imported on first use, not with the server: it
+loads about 700 generated model modules (half a second, 10 MiB), which a server that never
+touches a cluster should not pay for at start.
 """
 
 from __future__ import annotations
@@ -13,25 +15,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3.exceptions
-from kubernetes import config as _kube_config
-from kubernetes.client import AppsV1Api, CoreV1Api
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, ResourceNotUniqueError
-from kubernetes.dynamic.resource import Resource
 from urllib3 import HTTPHeaderDict
 
 from servers.deployment.impersonation import Impersonation
 from servers.deployment.models import KubeContext
 from shared.errors import InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
 
-# The kubernetes package's functions are untyped: reach them through Any, in this module only.
-kube_config: Any = _kube_config
-_Dynamic: Any = DynamicClient
+if TYPE_CHECKING:
+    from kubernetes.client import AppsV1Api, CoreV1Api
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.resource import Resource
+
+
+def kube_config() -> Any:
+    """`kubernetes.config` (untyped: reached through Any, in this module only), imported on first use."""
+    from kubernetes import config
+
+    return config
+
 
 # Kinds a model often names by their short or plural names.
 _SHORT_NAMES = {
@@ -63,6 +67,8 @@ def _api_message(exc: ApiException) -> str:
 @contextmanager
 def kube_errors(what: str) -> Iterator[None]:
     """Translate the kubernetes client's exceptions into tool errors, in one place."""
+    from kubernetes.client.exceptions import ApiException  # loaded already by whatever raised
+
     try:
         yield
     except ApiException as exc:
@@ -106,6 +112,8 @@ class Cluster:
         return self._resources[key]
 
     def _discover(self, kind: str, api_version: str | None) -> Resource:
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
+
         wanted = _SHORT_NAMES.get(kind.lower(), kind)
         with kube_errors(f"discover {kind}"):
             queries: list[dict[str, Any]] = [
@@ -160,8 +168,10 @@ class KubeConnections:
         return str(self.kubeconfig) if self.kubeconfig is not None else None
 
     def contexts(self) -> list[KubeContext]:
+        from kubernetes.config.config_exception import ConfigException
+
         try:
-            contexts, active = kube_config.list_kube_config_contexts(config_file=self._config_file())
+            contexts, active = kube_config().list_kube_config_contexts(config_file=self._config_file())
         except (ConfigException, OSError) as exc:
             raise UpstreamUnavailable(f"cannot read the kubeconfig: {exc}") from exc
         current = self.default_context or (active or {}).get("name")
@@ -195,8 +205,12 @@ class KubeConnections:
                 return self._clusters[key]
             if name not in {c.name for c in self.contexts()}:
                 raise NotFound(f"context {name!r} is not in the kubeconfig; list them with k8s_contexts")
+            from kubernetes.client import AppsV1Api, CoreV1Api
+            from kubernetes.config.config_exception import ConfigException
+            from kubernetes.dynamic import DynamicClient
+
             try:
-                api = kube_config.new_client_from_config(config_file=self._config_file(), context=name)
+                api = kube_config().new_client_from_config(config_file=self._config_file(), context=name)
             except (ConfigException, OSError) as exc:
                 raise UpstreamUnavailable(f"cannot load context {name!r}: {exc}") from exc
             if impersonate is not None:
@@ -204,7 +218,7 @@ class KubeConnections:
             cache = self._cache_dir / f"discovery-{self._made}.json"
             self._made += 1
             with kube_errors(f"connect to context {name!r}"):
-                dynamic = _Dynamic(api, cache_file=str(cache))
+                dynamic = DynamicClient(api, cache_file=str(cache))  # type: ignore[no-untyped-call]
             cluster = Cluster(name, api, dynamic, CoreV1Api(api), AppsV1Api(api), self.timeout_s, impersonate)
             while len(self._clusters) >= _MAX_CLIENTS:
                 oldest = next(iter(self._clusters))
@@ -272,6 +286,8 @@ def get_or_none(
     resource: Resource, name: str, namespace: str | None, *, timeout_s: float
 ) -> dict[str, Any] | None:
     """The live object as a dict, or None when it does not exist (other errors propagate)."""
+    from kubernetes.dynamic.exceptions import NotFoundError
+
     try:
         return to_dict(resource.get(name=name, namespace=namespace, _request_timeout=timeout_s, **RAW))
     except NotFoundError:

@@ -12,9 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kubernetes.client import PolicyV1Api, V1DeleteOptions, V1Eviction, V1ObjectMeta
-from kubernetes.client.exceptions import ApiException
-
 from servers.deployment.k8s_client import kube_errors
 from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.node_models import DrainPlan, DrainPod, DrainResult, NodeAction
@@ -95,6 +92,8 @@ class NodeOps:
                 bodies.append(
                     {"namespace": pod.metadata.namespace, "name": pod.metadata.name, "uid": pod.metadata.uid}
                 )
+        from kubernetes.client import PolicyV1Api  # on first use (see k8s_client)
+
         budgets = []
         for ns in sorted({b["namespace"] for b in bodies}):
             with kube_errors(f"disruption budgets in {ns}"):
@@ -131,6 +130,9 @@ class NodeOps:
             (p.metadata.namespace, p.metadata.name): p.metadata.uid
             for p in self._pods(name, identity, stored.context)
         }
+        from kubernetes.client import V1DeleteOptions, V1Eviction, V1ObjectMeta
+        from kubernetes.client.exceptions import ApiException
+
         evicted, blocked, gone = [], [], []
         for pod in body["pods"]:
             label = f"{pod['namespace']}/{pod['name']}"

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import anyio
 import anyio.to_thread
-from kubernetes.dynamic.resource import Resource
 
 from servers.deployment.impersonation import Impersonation, impersonation_for
 from servers.deployment.k8s_client import RAW, Cluster, KubeConnections, kube_errors, to_dict
@@ -38,6 +37,9 @@ from shared.output import clip
 from shared.policy import Policy
 from shared.redaction import redact_text
 from shared.validation import k8s_label, k8s_label_selector, k8s_name
+
+if TYPE_CHECKING:
+    from kubernetes.dynamic.resource import Resource
 
 __all__ = ["KubeOps", "RolloutProgress", "clean_object", "rollout_state"]
 

@@ -24,17 +24,16 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING, Any, Final
 
 from servers.deployment.plan_ops import PlanStore, StoredPlan, expired_message, plan_hash, unknown_message
 from servers.deployment.settings import DeploymentSettings
 from shared.errors import ConfigError, InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
 from shared.settings import RedisSettings, SuiteConfig
 from shared.validation import no_nul
+
+if TYPE_CHECKING:
+    import redis
 
 __all__ = ["ADD_LUA", "TAKE_LUA", "RedisPlanStore", "plan_store"]
 
@@ -98,6 +97,10 @@ class RedisPlanStore:
         self.clock = time.time  # expiries are wall-clock times, comparable across replicas
         # Each kind of plan (k8s, helm, compose) has its own keys: an id is only ever taken by its tool.
         self._prefix = f"{settings.prefix}:{{plans}}:" + ("" if kind == "k8s" else f"{kind}:")
+        import redis  # on first use: a server with plan_store = "memory" never loads it
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         self._client = client or redis.Redis.from_url(
             settings.redis_url(),
             retry=Retry(NoBackoff(), 0),
@@ -179,6 +182,8 @@ class RedisPlanStore:
 @contextmanager
 def _reaching_redis(action: str) -> Iterator[None]:
     """Turn a Redis failure into a clear, model-facing error (no fallback to memory)."""
+    import redis  # loaded already by the store's client
+
     try:
         yield
     except redis.RedisError as exc:

@@ -16,17 +16,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
-
-import redis
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from typing import TYPE_CHECKING, Final
 
 from servers.experts.settings import ExpertsSettings
 from servers.experts.threads import THREAD_ID, MemoryThreadStore, RoundRecord, new_thread_id, unknown_thread
 from shared.errors import ConfigError, UpstreamUnavailable
 from shared.settings import RedisSettings, SuiteConfig
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = ["APPEND_LUA", "RedisThreadStore", "thread_store"]
 
@@ -79,6 +77,10 @@ class RedisThreadStore:
         self.max_threads = max_threads
         self.max_rounds = max_rounds
         self._prefix = f"{settings.prefix}:{{experts}}:"
+        import redis.asyncio as aioredis  # on first use: thread_store = "memory" never loads it
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         self._client = client or aioredis.Redis.from_url(
             settings.redis_url(),
             retry=Retry(NoBackoff(), 0),
@@ -133,6 +135,8 @@ class RedisThreadStore:
 @asynccontextmanager
 async def _reaching_redis(action: str) -> AsyncIterator[None]:
     """A Redis failure as a clear, model-facing error (no fallback to memory)."""
+    import redis  # loaded already by the store's client
+
     try:
         yield
     except redis.RedisError as exc:

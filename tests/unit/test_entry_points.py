@@ -33,3 +33,25 @@ def test_module_entry_point_reports_a_missing_config_like_the_cli(module: str, t
     assert result.returncode == 2
     assert result.stdout == ""  # stdout is the JSON-RPC channel: nothing else may reach it
     assert f"configuration file '{missing}' does not exist" in result.stderr
+
+
+# Clients of one backend each, loaded when a tool first needs them: a server that never touches a
+# cluster, an engine or a Redis does not pay for them at start (issue 20: cold start).
+HEAVY = ("kubernetes", "docker", "requests", "redis")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_building_a_server_loads_no_backend_client(module: str) -> None:
+    probe = (
+        "import sys\n"
+        "from shared.settings import SuiteConfig\n"
+        f"from servers.{module}.server import build_server\n"
+        "build_server(SuiteConfig())\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True, text=True, cwd=REPO, env=subprocess_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
