@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, InputRequiredResult
 
 from shared.calls import ActiveCall, use_call
 from shared.policy_settings import Tier
@@ -54,6 +54,13 @@ def _error_text(result: HandlerResult) -> str | None:
         blocks = result.get("content", [])
         return " ".join(str(b.get("text", "")) for b in blocks if isinstance(b, dict))
     return None
+
+
+def _asks_first(result: HandlerResult) -> bool:
+    """Whether the SDK answered with a round of questions (2026-07-28 `InputRequiredResult`)."""
+    if isinstance(result, InputRequiredResult):
+        return True
+    return isinstance(result, dict) and result.get("resultType") == "input_required"
 
 
 class Guard(ServerMiddleware[Any]):
@@ -98,7 +105,9 @@ class Guard(ServerMiddleware[Any]):
                 raise
             finally:
                 structlog.contextvars.reset_contextvars(**tokens)
-            if call.outcome is None:
+            if call.outcome is None and _asks_first(result):
+                call.finish("input_required", "asked the person; the call continues in the client's retry")
+            elif call.outcome is None:
                 # The tool body never ran: the SDK answered (unknown tool, arguments off the schema).
                 text = _error_text(result)
                 call.finish("tool_error" if text is not None else "ok", text)

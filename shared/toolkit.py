@@ -23,13 +23,14 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, get_type_hints
 
 import anyio.to_thread
 import structlog
+from mcp.server.extension import Extension
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import ToolAnnotations
@@ -74,6 +75,7 @@ class ServerKit:
         runtime: shared by all servers of one process; None makes one from `config`.
         instructions: what the server is for, written for the model.
         lifespan: the `MCPServer` lifespan, if the server holds clients open.
+        extensions: SDK extensions the server offers (e.g. MCP Apps, `mcp.server.apps.Apps`).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class ServerKit:
         *,
         instructions: str,
         lifespan: Lifespan | None = None,
+        extensions: Sequence[Extension] = (),
     ) -> None:
         self.name = name
         self.config = config
@@ -98,6 +101,7 @@ class ServerKit:
             instructions=instructions,
             lifespan=_with_runtime(self.runtime, lifespan),
             middleware=[Guard(name, self.runtime, self._guarded)],
+            extensions=list(extensions),
         )
 
     @property
@@ -116,7 +120,14 @@ class ServerKit:
             raise ValueError("a toolset needs a permission")
         return Toolset(self, permission, tier or tier_of_permission(permission), open_world, cost)
 
-    def _register(self, fn: _FnT, tool: GuardedTool, annotations: ToolAnnotations, description: str) -> None:
+    def _register(
+        self,
+        fn: _FnT,
+        tool: GuardedTool,
+        annotations: ToolAnnotations,
+        description: str,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         if tool.name in self._declared:
             raise ValueError(f"tool {tool.name}: registered twice")
         self._declared.add(tool.name)
@@ -133,6 +144,7 @@ class ServerKit:
             title=annotations.title,
             description=description,
             annotations=annotations,
+            meta=meta,
         )
         self._guarded[tool.name] = tool
 
@@ -157,12 +169,14 @@ class Toolset:
         destructive: bool | None = None,
         open_world: bool | None = None,
         description: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Callable[[_FnT], _FnT]:
         """Register a tool (only if its tier is configured and the enable/disable lists keep it).
 
         Annotations are derived: read-only for READ tools; destructive by default for WRITE/ADMIN
         tools; idempotent by default for READ tools. The description defaults to the docstring. The
-        function must return a pydantic model (every tool has an output schema).
+        function must return a pydantic model (every tool has an output schema). `meta` is the
+        tool's `_meta` (e.g. `{"ui": {"resourceUri": "ui://…"}}` for an MCP Apps view).
 
         Raises:
             ValueError: a bad name, an empty title or description, a duplicate, no model returned.
@@ -191,7 +205,7 @@ class Toolset:
                 open_world_hint=self.open_world if open_world is None else open_world,
             )
             guarded = GuardedTool(name=name, permission=self.permission, tier=self.tier, cost=weight)
-            self.kit._register(fn, guarded, annotations, text)
+            self.kit._register(fn, guarded, annotations, text, meta)
             return fn
 
         return register
