@@ -1,9 +1,10 @@
 """`code-mcp`: serve, inspect and call the CODE servers; verify audit logs; check configuration.
 
     code-mcp serve <server> [--transport stdio|sse|http] [--host H] [--port P] [--config FILE]
-    code-mcp serve suite [--host H] [--port P] [--config FILE]
+                            [--root DIR ...]
+    code-mcp serve suite [--host H] [--port P] [--config FILE] [--root DIR ...]
     code-mcp tools <server> [--config FILE]
-    code-mcp call <server> <tool> key=value ... [--config FILE]
+    code-mcp call <server> <tool> key=value ... [--config FILE] [--root DIR ...]
     code-mcp audit verify FILE
     code-mcp config check FILE
 
@@ -111,11 +112,11 @@ def build(spec: str, config: SuiteConfig, runtime: Runtime) -> tuple[str, MCPSer
 # --------------------------------------------------------------------------- commands
 
 
-def _load(path: str | None) -> SuiteConfig:
-    from shared.config import load_config
+def _load(path: str | None, roots: Sequence[str] = ()) -> SuiteConfig:
+    from shared.config import load_config, with_roots
     from shared.logging import configure_logging
 
-    config = load_config(path)
+    config = with_roots(load_config(path), roots)
     configure_logging(config.logging.level)
     return config
 
@@ -142,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from shared import runner
         from shared.runtime import Runtime
 
-        config = _load(args.config)
+        config = _load(args.config, args.root)
         runtime = Runtime.from_config(config)
         if args.server == "suite":
             if args.transport == "stdio":
@@ -228,7 +229,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     from shared.runtime import Runtime
 
     arguments = parse_assignments(args.arguments)
-    config = _load(args.config)
+    config = _load(args.config, args.root)
     runtime = Runtime.from_config(config)
     _, server = build(args.server, config, runtime)
 
@@ -294,6 +295,17 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
+def _root_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the scanners, docker_build, Compose, Helm charts and expert attachments may "
+        "read (added to [policy] scan_roots; repeatable), e.g. ${workspaceFolder} in an IDE",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="code-mcp", description="CODE: MCP servers to deploy, watch, scan and reason."
@@ -311,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config", help="TOML configuration (default: $CODE_MCP_CONFIG, else built-in defaults)"
     )
+    _root_option(serve)
     serve.set_defaults(func=cmd_serve)
 
     tools = sub.add_parser("tools", help="list a server's tools with annotations and schemas")
@@ -325,6 +338,7 @@ def parser() -> argparse.ArgumentParser:
         "arguments", nargs="*", metavar="key=value", help="values are parsed as JSON when they parse"
     )
     call.add_argument("--config")
+    _root_option(call)
     call.set_defaults(func=cmd_call)
 
     audit = sub.add_parser("audit", help="audit log tools")

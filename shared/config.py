@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -91,6 +91,34 @@ def load_config(path: Path | str | None = None) -> SuiteConfig:
         raise ConfigError(describe_errors(exc, source, file_data=file_data)) from None
     config._source = source
     return config
+
+
+def with_roots(config: SuiteConfig, roots: Sequence[Path | str]) -> SuiteConfig:
+    """`config` with more folders in `[policy] scan_roots` (`code-mcp serve … --root DIR`).
+
+    Each folder must exist and is resolved (symlinks followed) before it is added, so a root given
+    on the command line is exactly as strict as one in the file; duplicates are dropped.
+
+    Raises:
+        ConfigError: a folder does not exist or is not a folder.
+    """
+    if not roots:
+        return config
+    added: list[Path] = []
+    for root in roots:
+        if "${" in str(root):
+            raise ConfigError(
+                f"--root {str(root)!r}: the client passed this variable unexpanded; hosts that do not "
+                "expand ${workspaceFolder} (Claude Desktop) need the folder's path written out"
+            )
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"--root {str(root)!r}: not an existing folder")
+        added.append(path.resolve(strict=True))
+    current = list(config.policy.scan_roots)
+    merged = current + [p for p in dict.fromkeys(added) if p not in current]
+    policy = config.policy.model_copy(update={"scan_roots": merged})
+    return config.model_copy(update={"policy": policy})
 
 
 def check_config(path: Path | str | None, sections: Mapping[str, type[BaseModel]]) -> SuiteConfig:

@@ -171,7 +171,9 @@ class Policy:
     def check_scan_path(self, path: str | Path) -> Path:
         """Require a path inside `scan_roots` (symlinks resolved); returns it resolved."""
         if not self.settings.scan_roots:
-            raise PermissionDenied("scanning is not allowed: configure [policy] scan_roots")
+            raise PermissionDenied(
+                "scanning is not allowed: start the server with --root DIR or configure [policy] scan_roots"
+            )
         return validation.path_within(path, self.settings.scan_roots, what="scan path")
 
     def check_mount(self, path: str | Path) -> Path:

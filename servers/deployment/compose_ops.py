@@ -64,8 +64,8 @@ class ComposeOps:
         roots = self.docker.settings.compose.project_roots or self.scan_roots
         if not roots:
             raise PermissionDenied(
-                "Compose projects are not allowed: configure [deployment.compose] project_roots or [policy] "
-                "scan_roots"
+                "Compose projects are not allowed: start the server with --root DIR, or configure "
+                "[deployment.compose] project_roots or [policy] scan_roots"
             )
         path = path_within(
             safe_arg(project_dir, what="project_dir"), roots, must_exist=True, what="project_dir"

@@ -60,7 +60,8 @@ class ChartPaths:
     def resolve(self, chart: str) -> Path:
         if not self.roots:
             raise PermissionDenied(
-                "local charts are not allowed: configure [deployment.helm] chart_roots or [policy] scan_roots"
+                "local charts are not allowed: start the server with --root DIR, or configure "
+                "[deployment.helm] chart_roots or [policy] scan_roots"
             )
         return path_within(chart, self.roots, must_exist=True, what="chart path")
 

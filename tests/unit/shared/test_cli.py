@@ -185,3 +185,24 @@ def test_serve_suite_mounts_every_installed_server(served: dict[str, object]) ->
     assert available_servers(), "every suite server should be importable"
     assert main(["serve", "suite"]) == 0
     assert served["host"] == "127.0.0.1"
+
+
+def test_serve_root_opens_the_folder_to_the_scanners(served: dict[str, object], tmp_path: Path) -> None:
+    inside = tmp_path / "project"
+    inside.mkdir()
+    config = write(tmp_path / "c.toml", {"policy": {"scan_roots": [str(tmp_path)]}})
+    argv = ["serve", DEMO, "--config", str(config), "--root", str(inside), "--root", str(tmp_path)]
+    assert main(argv) == 0
+    runtime = served["runtime"]
+    roots = runtime.config.policy.scan_roots  # type: ignore[attr-defined]
+    assert roots == [tmp_path.resolve(), inside.resolve()]  # the file's first, each folder once
+
+
+@pytest.mark.parametrize("root", ["${workspaceFolder}", "missing-folder"])
+def test_serve_root_that_is_no_folder_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, root: str
+) -> None:
+    assert main(["serve", DEMO, "--root", str(tmp_path / root) if "$" not in root else root]) == 2
+    err = capsys.readouterr().err
+    assert "--root" in err
+    assert ("unexpanded" in err) if "$" in root else ("not an existing folder" in err)
