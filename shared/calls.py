@@ -23,10 +23,9 @@ __all__ = ["ActiveCall", "CallRecord", "Outcome", "active_call", "current_identi
 Outcome = Literal[
     "ok", "tool_error", "denied", "rate_limited", "crashed", "declined", "cancelled", "input_required"
 ]
-"""How a call ended; `input_required`: a round that asked the person first (the call continues in
-the client's retry)."""
-"""ok; tool_error = an expected failure; denied = PermissionDenied (the guard's or the tool's own);
-rate_limited; crashed = a bug; declined / cancelled = the person did not confirm a change."""
+"""How a call ended: ok; tool_error = an expected failure; denied = PermissionDenied (the guard's or
+the tool's own); rate_limited; crashed = a bug; declined / cancelled = the person did not confirm a
+change; input_required = a round that asked the person (the call continues in the client's retry)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from shared.errors import ConfigError
 from shared.settings import SuiteConfig, describe_errors
 
-__all__ = ["CONFIG_ENV", "check_config", "load_config"]
+__all__ = ["CONFIG_ENV", "check_config", "load_config", "with_roots"]
 
 CONFIG_ENV: Final = "CODE_MCP_CONFIG"
 

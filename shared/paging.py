@@ -216,6 +216,11 @@ class CursorCodec:
         message = offset.to_bytes(_OFFSET_BYTES, "big") + scope.encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()[:_TAG_BYTES]
 
+    def derive(self, label: str) -> bytes:
+        """A key for another purpose (`label`), from the same secret: shared by the replicas that
+        share the cursor key, unrelated to it for anyone without the secret."""
+        return hmac.new(self._key, b"code-mcp/derive\x00" + label.encode(), hashlib.sha256).digest()
+
     def encode(self, offset: int, scope: str) -> str:
         """The cursor that continues the query `scope` at `offset`."""
         raw = offset.to_bytes(_OFFSET_BYTES, "big") + self._tag(offset, scope)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +25,8 @@ __all__ = [
     "DEFAULT_READ_DENIED_KINDS",
     "DEFAULT_ROLES",
     "PERMISSIONS",
+    "ConfirmMode",
+    "ConfirmSettings",
     "PolicySettings",
     "Tier",
     "tier_of_permission",
@@ -140,6 +142,34 @@ _LAUNCHERS: Final = frozenset(
 _PERMISSION: Final = re.compile(r"\*|[a-z][a-z0-9_]*:(\*|[a-z][a-z0-9_]*)")
 
 
+ConfirmMode = Literal["always", "destructive", "never"]
+"""When a write asks the person first: every write, destructive ones only, or none."""
+
+
+class ConfirmSettings(BaseModel):
+    """`[policy.confirm]`: which changes the person confirms (MCP elicitation) before they run.
+
+    The mode of a call is the strictest of its tool's entry and its namespace's entry; `default`
+    when neither names it. A client without elicitation is refused a change that needs confirming.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: ConfirmMode = Field(
+        default="never",
+        description="Mode for a write no entry below names: 'always', 'destructive' (deletes, "
+        "replacements, scale to 0, …) or 'never'.",
+    )
+    tools: dict[str, ConfirmMode] = Field(
+        default_factory=dict,
+        description="Mode per tool (names or shell patterns such as 'k8s_*').",
+    )
+    namespaces: dict[str, ConfirmMode] = Field(
+        default_factory=dict,
+        description="Mode per Kubernetes namespace (names or shell patterns such as 'prod-*').",
+    )
+
+
 class PolicySettings(BaseModel):
     """`[policy]`: roles, tiers and the argument rules."""
 
@@ -201,6 +231,10 @@ class PolicySettings(BaseModel):
         default_factory=list,
         description="Programs (argv[0], a bare name or an absolute path) k8s_exec may run; empty = none. "
         "Shells, interpreters and launchers are refused: their arguments are a program of their own.",
+    )
+    confirm: ConfirmSettings = Field(
+        default_factory=ConfirmSettings,
+        description="Which changes the person confirms through the client (elicitation) before they run.",
     )
     tools_enabled: list[str] = Field(
         default_factory=list,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
+from mcp.server.request_state import RequestStateSecurity
 
 from shared.audit import AuditLog
 from shared.auth import BearerVerifier, bearer_identity, identity_from_token, local_identity
@@ -93,6 +94,17 @@ class Runtime:
         return list(jwt.required_scopes) if jwt is not None else []
 
     # ------------------------------------------------------------------ for the kit and the guard
+
+    def request_state_security(self) -> RequestStateSecurity:
+        """How the SDK seals the 2026-07-28 `requestState` a client echoes between rounds (a
+        confirmation's answers): under a key derived from the cursor key (so every replica that
+        shares `[output] cursor_key_file` reads it), bound to our caller identity."""
+
+        def principal(ctx: ServerRequestContext[Any, Any]) -> str:
+            identity = self.identity_for(ctx)
+            return f"{identity.method}:{identity.subject}"
+
+        return RequestStateSecurity(keys=[self.cursors.derive("request-state")], bind_principal=principal)
 
     def tier_for(self, server: str) -> Tier:
         """The highest tool tier registered on `server`."""

@@ -36,6 +36,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
+from shared import confirm
 from shared.calls import active_call
 from shared.errors import ToolFailure
 from shared.guard import Guard, GuardedTool
@@ -43,7 +44,7 @@ from shared.output import OutputBudget
 from shared.paging import CursorCodec, Pager, columns_sentence, page_item_type
 from shared.policy import Policy
 from shared.policy_settings import Tier, tier_of_permission
-from shared.results import crash, failure, outcome_of, success
+from shared.results import crash, failure, outcome_of, refusal, success
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 
@@ -64,6 +65,7 @@ class _Spec:
     context_args: frozenset[str]
     item_type: Any = None  # T of a tool that returns Page[T]
     selectable: bool = False  # it takes `columns`
+    confirms: bool = False  # a write: the confirmation step (`shared.confirm`) runs first
 
 
 class ServerKit:
@@ -102,6 +104,7 @@ class ServerKit:
             lifespan=_with_runtime(self.runtime, lifespan),
             middleware=[Guard(name, self.runtime, self._guarded)],
             extensions=list(extensions),
+            request_state_security=self.runtime.request_state_security(),
         )
 
     @property
@@ -127,6 +130,8 @@ class ServerKit:
         annotations: ToolAnnotations,
         description: str,
         meta: dict[str, Any] | None = None,
+        preview: confirm.Preview | None = None,
+        asks: bool = True,
     ) -> None:
         if tool.name in self._declared:
             raise ValueError(f"tool {tool.name}: registered twice")
@@ -135,11 +140,26 @@ class ServerKit:
             return  # above the tier, or disabled: the tool does not exist on this server
         item_type = page_item_type(fn)
         selectable = item_type is not None and "columns" in inspect.signature(fn).parameters
-        spec = _Spec(tool.name, not inspect.iscoroutinefunction(fn), _context_args(fn), item_type, selectable)
+        context_args = _context_args(fn)
+        confirms = tool.tier is not Tier.READ and asks
+        blocking = not inspect.iscoroutinefunction(fn)
+        spec = _Spec(tool.name, blocking, context_args, item_type, selectable, confirms)
         if selectable:
             description += "\n\n" + columns_sentence(item_type)
+        wrapped = _pipeline(fn, spec, self.budget, self.runtime.cursors)
+        if confirms:
+            step = confirm.confirmation_step(
+                server=self.name,
+                tool=tool.name,
+                title=annotations.title or tool.name,
+                argument_names=[n for n in inspect.signature(fn).parameters if n not in context_args],
+                destructive=bool(annotations.destructive_hint),
+                settings=self.policy.settings.confirm,
+                preview=preview,
+            )
+            _add_parameter(wrapped, fn, *step)
         self.server.add_tool(
-            _pipeline(fn, spec, self.budget, self.runtime.cursors),
+            wrapped,
             name=tool.name,
             title=annotations.title,
             description=description,
@@ -170,6 +190,8 @@ class Toolset:
         open_world: bool | None = None,
         description: str | None = None,
         meta: dict[str, Any] | None = None,
+        preview: confirm.Preview | None = None,
+        confirm: bool = True,
     ) -> Callable[[_FnT], _FnT]:
         """Register a tool (only if its tier is configured and the enable/disable lists keep it).
 
@@ -177,6 +199,12 @@ class Toolset:
         tools; idempotent by default for READ tools. The description defaults to the docstring. The
         function must return a pydantic model (every tool has an output schema). `meta` is the
         tool's `_meta` (e.g. `{"ui": {"resourceUri": "ui://…"}}` for an MCP Apps view).
+
+        A write/admin tool asks the person first when `[policy.confirm]` says so (`shared.confirm`);
+        `preview` (taking any of the tool's arguments by name, returning a `confirm.Change`) says
+        what the change is — its summary, namespace and whether it destroys anything. Without one
+        the question shows the title and the arguments, and the destructive hint decides.
+        `confirm=False`: a write-tier tool that changes nothing (a dry-run plan) never asks.
 
         Raises:
             ValueError: a bad name, an empty title or description, a duplicate, no model returned.
@@ -205,7 +233,7 @@ class Toolset:
                 open_world_hint=self.open_world if open_world is None else open_world,
             )
             guarded = GuardedTool(name=name, permission=self.permission, tier=self.tier, cost=weight)
-            self.kit._register(fn, guarded, annotations, text, meta)
+            self.kit._register(fn, guarded, annotations, text, meta, preview, asks=confirm)
             return fn
 
         return register
@@ -227,6 +255,10 @@ def _pipeline(fn: Callable[..., Any], spec: _Spec, budget: OutputBudget, cursors
     @functools.wraps(fn)
     async def tool(**kwargs: Any) -> Any:
         call = active_call()
+        answer = confirm.answer_of(kwargs.pop(confirm.PARAMETER)) if spec.confirms else None
+        if answer is not None and not answer.run and answer.error is None:
+            call.finish(answer.outcome, answer.message)
+            return refusal(answer.message or answer.outcome, reason=answer.outcome)
         arguments = {k: v for k, v in kwargs.items() if k not in spec.context_args}
         query = {k: v for k, v in arguments.items() if k not in _PAGING_ARGS}
         owner = f"{spec.name}\x1f{call.identity.method}:{call.identity.subject}"
@@ -235,6 +267,8 @@ def _pipeline(fn: Callable[..., Any], spec: _Spec, budget: OutputBudget, cursors
             item_type=spec.item_type, columns=kwargs.get("columns"), selectable=spec.selectable,
         )  # fmt: skip
         try:
+            if answer is not None and answer.error is not None:
+                raise answer.error  # the step blocked the change: reported like the tool's own error
             if spec.blocking:
                 value = await anyio.to_thread.run_sync(
                     functools.partial(fn, **kwargs), abandon_on_cancel=True
@@ -252,12 +286,24 @@ def _pipeline(fn: Callable[..., Any], spec: _Spec, budget: OutputBudget, cursors
             call.finish("crashed", "an internal error (see the server log)")
             return crash(spec.name, call.request_id)
         result = success(value, budget=budget)
-        call.finish("ok")
+        call.finish("ok", answer.message if answer is not None else None)
         return result
 
     # The SDK reads the signature (and so the input schema) through __wrapped__; it must see an
     # async callable, which `tool` is, whether the body is async or runs in a thread.
     return tool
+
+
+def _add_parameter(wrapper: Any, fn: Callable[..., Any], name: str, annotation: Any) -> None:
+    """Give the SDK's view of a tool one more (keyword-only, resolver-filled) parameter."""
+    hints = get_type_hints(fn, include_extras=True)
+    signature = inspect.signature(fn)
+    parameters = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+    ]
+    parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation))
+    wrapper.__signature__ = signature.replace(parameters=parameters, return_annotation=hints.get("return"))
+    wrapper.__annotations__ = {**hints, name: annotation}
 
 
 def _with_runtime(runtime: Runtime, lifespan: Lifespan | None) -> Lifespan:

@@ -30,7 +30,7 @@ from servers.deployment.compose_models import (
     ComposeUp,
 )
 from servers.deployment.docker_ops import DockerOps, docker_errors
-from servers.deployment.plan_ops import PlanStorage, plan_hash
+from servers.deployment.plan_ops import PlanPreview, PlanStorage, change_lines, plan_hash
 from shared.errors import InvalidArgument, PermissionDenied
 from shared.identity import Identity
 from shared.output import clip
@@ -212,7 +212,13 @@ class ComposeOps:
         }
         context = f"docker:{self.docker.settings.docker_host}"
         sha = plan_hash(context, [body])
-        stored = self.store.add(sha256=sha, context=context, owner=identity.subject, bodies=[body])
+        preview = PlanPreview(
+            summary=f"compose up of project {project}:\n" + change_lines(changes),
+            destructive=any(c.action in ("recreate", "remove") for c in changes),
+        )
+        stored = self.store.add(
+            sha256=sha, context=context, owner=identity.subject, bodies=[body], preview=preview
+        )
         expires = datetime.now(UTC) + timedelta(seconds=stored.expires_at - self.store.clock())
         return ComposePlan(
             plan_id=stored.plan_id,

@@ -23,6 +23,7 @@ from servers.deployment.compose_models import (
     ComposeUp,
 )
 from servers.deployment.compose_ops import ComposeOps
+from servers.deployment.confirmations import plan_change
 from servers.deployment.models import ImageScans
 from shared.calls import current_identity
 from shared.paging import Cursor, Limit, Page, page
@@ -66,7 +67,13 @@ def compose_tools(kit: ServerKit, compose: ComposeOps) -> None:
         """The last lines of each container's output, secrets redacted, cut to the output budget."""
         return compose.logs(project, service=service, tail=tail, max_chars=kit.budget.max_chars)
 
-    @writes.tool("compose_plan", "Plan bringing a Compose project up", destructive=False, idempotent=False)
+    @writes.tool(
+        "compose_plan",
+        "Plan bringing a Compose project up",
+        destructive=False,
+        idempotent=False,
+        confirm=False,
+    )
     def compose_plan(
         project_dir: ProjectDir,
         files: Files = None,
@@ -81,7 +88,7 @@ def compose_tools(kit: ServerKit, compose: ComposeOps) -> None:
         identity = current_identity()
         return compose.plan(project_dir, files, profiles, identity=identity, image_scans=image_scans)
 
-    @writes.tool("compose_up", "Bring a planned Compose project up")
+    @writes.tool("compose_up", "Bring a planned Compose project up", preview=plan_change(compose.store))
     def compose_up(
         plan_id: Annotated[str, Field(description="plan_id from compose_plan", max_length=64)], ctx: Context
     ) -> ComposeUp:

@@ -35,7 +35,7 @@ from servers.deployment.helm_release import (
     locate_objects,
     release_name,
 )
-from servers.deployment.plan_ops import plan_hash
+from servers.deployment.plan_ops import PlanPreview, change_lines, plan_hash
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.identity import Identity
 from shared.image_gate import pod_images
@@ -202,7 +202,16 @@ class HelmOps(HelmReads):
     ) -> HelmPlan:
         body["context"] = target.context
         sha = plan_hash(target.context, [body])
-        stored = self.store.add(sha256=sha, context=target.context, owner=identity.subject, bodies=[body])
+        preview = PlanPreview(
+            summary=f"helm {body['action']} of release {body['release']} (chart {body['chart_name']}, values "
+            f"sha256 {body['values_sha256'][:12]}, rendered sha256 {body['rendered_sha256'][:12]}):\n"
+            + change_lines(changes),
+            namespace=target.namespace,
+            destructive=body["action"] != "install" or any(c.action in ("update", "delete") for c in changes),
+        )
+        stored = self.store.add(
+            sha256=sha, context=target.context, owner=identity.subject, bodies=[body], preview=preview
+        )
         expires = datetime.now(UTC) + timedelta(seconds=stored.expires_at - self.store.clock())
         return HelmPlan(
             plan_id=stored.plan_id,

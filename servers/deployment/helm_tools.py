@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from pydantic import Field
 
+from servers.deployment.confirmations import plan_change
 from servers.deployment.helm_charts import ChartArchive, ChartSources
 from servers.deployment.helm_models import (
     HelmApplied,
@@ -96,7 +97,9 @@ def helm_tools(kit: ServerKit, helm: HelmOps, sources: ChartSources) -> None:
             all_values=all_values,
         )
 
-    @writes.tool("helm_plan", "Plan a Helm install or upgrade", destructive=False, idempotent=False)
+    @writes.tool(
+        "helm_plan", "Plan a Helm install or upgrade", destructive=False, idempotent=False, confirm=False
+    )
     async def helm_plan(
         chart: Annotated[
             str,
@@ -143,7 +146,7 @@ def helm_tools(kit: ServerKit, helm: HelmOps, sources: ChartSources) -> None:
             )
         )
 
-    @writes.tool("helm_rollback", "Plan a Helm rollback", destructive=False, idempotent=False)
+    @writes.tool("helm_rollback", "Plan a Helm rollback", destructive=False, idempotent=False, confirm=False)
     def helm_rollback(
         release: Release,
         revision: Annotated[int, Field(description="Revision to return to (see helm_history)", ge=1)],
@@ -161,7 +164,7 @@ def helm_tools(kit: ServerKit, helm: HelmOps, sources: ChartSources) -> None:
             max_diff_chars=kit.budget.max_chars,
         )
 
-    @writes.tool("helm_apply", "Apply a reviewed Helm plan")
+    @writes.tool("helm_apply", "Apply a reviewed Helm plan", preview=plan_change(helm.store))
     def helm_apply(
         plan_id: Annotated[str, Field(description="plan_id from helm_plan or helm_rollback", max_length=64)],
     ) -> HelmApplied:

@@ -15,7 +15,7 @@ from typing import Any
 from servers.deployment.k8s_client import kube_errors
 from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.node_models import DrainPlan, DrainPod, DrainResult, NodeAction
-from servers.deployment.plan_ops import PlanStorage, plan_hash
+from servers.deployment.plan_ops import PlanPreview, PlanStorage, plan_hash
 from shared.errors import PermissionDenied
 from shared.identity import Identity
 from shared.validation import k8s_name
@@ -106,8 +106,10 @@ class NodeOps:
                 budgets.append(f"{ns}/{pdb.metadata.name}: {allowed} disruption(s) allowed now")
         plan_body = {"type": "drain", "node": name, "pods": bodies}
         sha = plan_hash(cluster.context, [plan_body])
+        evicted = ", ".join(f"{b['namespace']}/{b['name']}" for b in bodies) or "none"
+        preview = PlanPreview(f"drain node {name}: cordon it and evict {len(bodies)} pod(s): {evicted}")
         stored = self.store.add(
-            sha256=sha, context=cluster.context, owner=identity.subject, bodies=[plan_body]
+            sha256=sha, context=cluster.context, owner=identity.subject, bodies=[plan_body], preview=preview
         )
         expires = datetime.now(UTC) + timedelta(seconds=stored.expires_at - self.store.clock())
         return DrainPlan(

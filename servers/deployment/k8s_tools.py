@@ -12,6 +12,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from servers.deployment.confirmations import plan_change, scale_change
 from servers.deployment.k8s_changes import KubeChanges
 from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.models import (
@@ -137,7 +138,13 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
             deployment, namespace=namespace, timeout_s=timeout_s, context=context, progress=report
         )
 
-    @writes.tool("k8s_plan", "Plan a Kubernetes change (dry-run + diff)", destructive=False, idempotent=False)
+    @writes.tool(
+        "k8s_plan",
+        "Plan a Kubernetes change (dry-run + diff)",
+        destructive=False,
+        idempotent=False,
+        confirm=False,
+    )
     def k8s_plan(
         manifests: Annotated[str, Field(description="YAML or JSON manifests, several separated by ---")],
         namespace: Annotated[
@@ -157,7 +164,7 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
             force_conflicts=force_conflicts, max_diff_chars=kit.budget.max_chars, image_scans=image_scans,
         )  # fmt: skip
 
-    @writes.tool("k8s_apply", "Apply a reviewed Kubernetes plan")
+    @writes.tool("k8s_apply", "Apply a reviewed Kubernetes plan", preview=plan_change(plans.store))
     def k8s_apply(
         plan_id: Annotated[str, Field(description="plan_id from k8s_plan", max_length=64)],
     ) -> ApplyResult:
@@ -165,7 +172,7 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
         already used, or any live object changed since (resourceVersion): then plan again."""
         return plans.apply(plan_id, identity=current_identity())
 
-    @writes.tool("k8s_scale", "Scale a Kubernetes workload", idempotent=True)
+    @writes.tool("k8s_scale", "Scale a Kubernetes workload", idempotent=True, preview=scale_change)
     def k8s_scale(
         name: Name,
         replicas: Annotated[int, Field(description="Desired replicas", ge=0, le=1000)],

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from servers.deployment.confirmations import plan_change
 from servers.deployment.k8s_describe import describe
 from servers.deployment.k8s_exec import run_exec
 from servers.deployment.k8s_nodes import NodeOps
@@ -79,13 +80,13 @@ def node_tools(kit: ServerKit, kube: KubeOps, nodes: NodeOps) -> None:
         """Let the scheduler place pods on the node again."""
         return nodes.set_unschedulable(node, False, identity=current_identity(), context=context)
 
-    @admin.tool("k8s_drain_plan", "Plan draining a node", destructive=False, idempotent=False)
+    @admin.tool("k8s_drain_plan", "Plan draining a node", destructive=False, idempotent=False, confirm=False)
     def k8s_drain_plan(node: NodeName, context: KubeContextName = None) -> DrainPlan:
         """Which pods a drain would evict (and which it leaves: DaemonSet, mirror, protected namespaces),
         with the PodDisruptionBudgets that cover them. Nothing changes; pass plan_id to k8s_drain."""
         return nodes.plan_drain(node, identity=current_identity(), context=context)
 
-    @admin.tool("k8s_drain", "Drain a node as planned")
+    @admin.tool("k8s_drain", "Drain a node as planned", preview=plan_change(nodes.store))
     def k8s_drain(
         plan_id: Annotated[str, Field(description="plan_id from k8s_drain_plan", max_length=64)],
     ) -> DrainResult:

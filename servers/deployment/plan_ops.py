@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -42,6 +42,27 @@ _DIFF_NOISE = ("resourceVersion", "uid", "creationTimestamp", "generation", "man
 
 
 @dataclass(frozen=True)
+class PlanPreview:
+    """What the person is shown before a plan runs, when `[policy.confirm]` asks them."""
+
+    summary: str = ""
+    namespace: str | None = None
+    destructive: bool = True
+
+    @classmethod
+    def of(cls, data: object) -> PlanPreview:
+        """Read one back from a store (anything malformed reads as an unknown, destructive change)."""
+        if not isinstance(data, dict):
+            return cls()
+        namespace = data.get("namespace")
+        return cls(
+            summary=str(data.get("summary", "")),
+            namespace=namespace if isinstance(namespace, str) else None,
+            destructive=data.get("destructive") is not False,
+        )
+
+
+@dataclass(frozen=True)
 class StoredPlan:
     """What `apply` will send, and for whom, until when."""
 
@@ -51,6 +72,23 @@ class StoredPlan:
     owner: str
     bodies: tuple[dict[str, Any], ...]
     expires_at: float
+    preview: PlanPreview = PlanPreview()
+
+
+def change_lines(changes: Iterable[Any], *, max_chars: int = 4_000) -> str:
+    """Each planned change as `action Kind namespace/name` and its diff, within `max_chars`."""
+    lines: list[str] = []
+    for change in changes:
+        if change.action == "unchanged":
+            continue
+        where = f"{change.namespace}/" if getattr(change, "namespace", None) else ""
+        label = f"{change.kind} {where}{change.name}" if hasattr(change, "kind") else change.service
+        lines.append(f"{change.action} {label}")
+        diff = getattr(change, "diff", "")
+        if diff:
+            lines.append(diff.rstrip())
+    text = "\n".join(lines) or "no object changes"
+    return text if len(text) <= max_chars else text[:max_chars] + "\n[… cut: the plan's diff has the rest]"
 
 
 def plan_hash(context: str, bodies: list[dict[str, Any]]) -> str:
@@ -74,9 +112,21 @@ class PlanStorage(Protocol):
     max_plans: int
     clock: Callable[[], float]
 
-    def add(self, *, sha256: str, context: str, owner: str, bodies: list[dict[str, Any]]) -> StoredPlan: ...
+    def add(
+        self,
+        *,
+        sha256: str,
+        context: str,
+        owner: str,
+        bodies: list[dict[str, Any]],
+        preview: PlanPreview | None = None,
+    ) -> StoredPlan: ...
 
     def take(self, plan_id: str, *, owner: str) -> StoredPlan: ...
+
+    def peek(self, plan_id: str, *, owner: str) -> StoredPlan:
+        """The live plan, left in place; the same refusals as `take`."""
+        ...
 
     def close(self) -> None: ...
 
@@ -91,7 +141,15 @@ class PlanStore:
         self._plans: OrderedDict[str, StoredPlan] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, *, sha256: str, context: str, owner: str, bodies: list[dict[str, Any]]) -> StoredPlan:
+    def add(
+        self,
+        *,
+        sha256: str,
+        context: str,
+        owner: str,
+        bodies: list[dict[str, Any]],
+        preview: PlanPreview | None = None,
+    ) -> StoredPlan:
         with self._lock:
             now = self.clock()
             for plan_id in [p for p, plan in self._plans.items() if plan.expires_at <= now]:
@@ -105,12 +163,20 @@ class PlanStore:
                 owner=owner,
                 bodies=tuple(copy.deepcopy(bodies)),
                 expires_at=now + self.ttl_s,
+                preview=preview or PlanPreview(),
             )
             self._plans[plan.plan_id] = plan
             return plan
 
     def take(self, plan_id: str, *, owner: str) -> StoredPlan:
         """Remove and return a live plan; refuse unknown, expired and other callers' plans."""
+        return self._get(plan_id, owner, remove=True)
+
+    def peek(self, plan_id: str, *, owner: str) -> StoredPlan:
+        """The live plan, left in place; the same refusals as `take`."""
+        return self._get(plan_id, owner, remove=False)
+
+    def _get(self, plan_id: str, owner: str, *, remove: bool) -> StoredPlan:
         no_nul(plan_id, what="plan_id")
         with self._lock:
             plan = self._plans.get(plan_id)
@@ -118,8 +184,10 @@ class PlanStore:
                 raise NotFound(unknown_message(plan_id))
             if plan.owner != owner:
                 raise PermissionDenied("this plan was made by another caller; run k8s_plan yourself")
-            del self._plans[plan_id]
-            if plan.expires_at <= self.clock():
+            expired = plan.expires_at <= self.clock()
+            if remove or expired:
+                del self._plans[plan_id]
+            if expired:
                 raise InvalidArgument(expired_message(plan_id))
             return plan
 
@@ -295,7 +363,15 @@ class PlanOps:
             )
             bodies.append({"body": body, "force": force_conflicts, "apiVersion": obj["apiVersion"]})
         sha = plan_hash(cluster.context, bodies)
-        stored = self.store.add(sha256=sha, context=cluster.context, owner=identity.subject, bodies=bodies)
+        namespaces = {c.namespace for c in changes if c.namespace}
+        preview = PlanPreview(
+            summary=change_lines(changes),
+            namespace=namespaces.pop() if len(namespaces) == 1 else None,
+            destructive=any(c.action not in ("create", "unchanged") for c in changes),
+        )
+        stored = self.store.add(
+            sha256=sha, context=cluster.context, owner=identity.subject, bodies=bodies, preview=preview
+        )
         expires = datetime.now(UTC) + timedelta(seconds=stored.expires_at - self.store.clock())
         return Plan(
             plan_id=stored.plan_id,

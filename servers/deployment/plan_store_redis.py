@@ -24,9 +24,17 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Final
 
-from servers.deployment.plan_ops import PlanStore, StoredPlan, expired_message, plan_hash, unknown_message
+from servers.deployment.plan_ops import (
+    PlanPreview,
+    PlanStore,
+    StoredPlan,
+    expired_message,
+    plan_hash,
+    unknown_message,
+)
 from servers.deployment.settings import DeploymentSettings
 from shared.errors import ConfigError, InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
 from shared.settings import RedisSettings, SuiteConfig
@@ -64,16 +72,19 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return math.floor(now_us / 1000) + ttl
 """
 
-# KEYS[1]: the plan, KEYS[2]: the owner's index.  ARGV[1]: the caller, ARGV[2]: the plan id.
-# Returns {0} unknown, {1} another caller's (left in place), {2, json, expires ms} taken.
+# KEYS[1]: the plan, KEYS[2]: the owner's index.  ARGV[1]: the caller, ARGV[2]: the plan id,
+# ARGV[3]: 'take' (remove it) or 'peek' (leave it).
+# Returns {0} unknown, {1} another caller's (left in place), {2, json, expires ms} taken or read.
 TAKE_LUA: Final = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {0} end
 local ok, plan = pcall(cjson.decode, raw)
 if not ok or type(plan) ~= 'table' or plan['owner'] ~= ARGV[1] then return {1} end
 local left = redis.call('PTTL', KEYS[1])
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
+if ARGV[3] == 'take' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 return {2, raw, now + left}
@@ -117,11 +128,20 @@ class RedisPlanStore:
         # Hashed: the subject may hold any character; the key stays short and plain.
         return f"{self._prefix}owner:{hashlib.sha256(owner.encode()).hexdigest()[:32]}"
 
-    def add(self, *, sha256: str, context: str, owner: str, bodies: list[dict[str, Any]]) -> StoredPlan:
+    def add(
+        self,
+        *,
+        sha256: str,
+        context: str,
+        owner: str,
+        bodies: list[dict[str, Any]],
+        preview: PlanPreview | None = None,
+    ) -> StoredPlan:
         plan_id = "plan-" + secrets.token_urlsafe(12)
+        shown = asdict(preview or PlanPreview())
         try:
             value = json.dumps(
-                {"sha256": sha256, "context": context, "owner": owner, "bodies": bodies},
+                {"sha256": sha256, "context": context, "owner": owner, "bodies": bodies, "preview": shown},
                 separators=(",", ":"),
                 allow_nan=False,
             )
@@ -140,15 +160,25 @@ class RedisPlanStore:
             owner=owner,
             bodies=tuple(copy.deepcopy(bodies)),
             expires_at=int(expires_ms) / 1000,
+            preview=preview or PlanPreview(),
         )
 
     def take(self, plan_id: str, *, owner: str) -> StoredPlan:
         """Remove and return a live plan; refuse unknown, expired, other callers' and altered plans."""
+        return self._get(plan_id, owner, "take")
+
+    def peek(self, plan_id: str, *, owner: str) -> StoredPlan:
+        """The live plan, left in place; the same refusals as `take`."""
+        return self._get(plan_id, owner, "peek")
+
+    def _get(self, plan_id: str, owner: str, how: str) -> StoredPlan:
         no_nul(plan_id, what="plan_id")
         if not _PLAN_ID.fullmatch(plan_id):
             raise NotFound(unknown_message(plan_id))
         with _reaching_redis("read the plan"):
-            reply = self._take(keys=[self.plan_key(plan_id), self.owner_key(owner)], args=[owner, plan_id])
+            reply = self._take(
+                keys=[self.plan_key(plan_id), self.owner_key(owner)], args=[owner, plan_id, how]
+            )
         status = int(reply[0])
         if status == 0:
             # Redis forgets a plan when its TTL runs out: expired and unknown look the same here.
@@ -167,6 +197,7 @@ class RedisPlanStore:
                 owner=owner,
                 bodies=tuple(stored["bodies"]),
                 expires_at=expires_at,
+                preview=PlanPreview.of(stored.get("preview")),
             )
             intact = plan_hash(plan.context, list(plan.bodies)) == plan.sha256
         except (ValueError, KeyError, TypeError):

@@ -15,13 +15,14 @@ from shared.settings import SuiteConfig
 
 
 @asynccontextmanager
-async def deployment_session(config: Mapping[str, Any]) -> AsyncIterator[Client]:
-    """Build the server with its own runtime (audit log, limiter) and connect one client."""
+async def deployment_session(config: Mapping[str, Any], **client: Any) -> AsyncIterator[Client]:
+    """Build the server with its own runtime (audit log, limiter) and connect one client
+    (`client`: the SDK `Client`'s options, e.g. `mode` or `elicitation_callback`)."""
     suite = SuiteConfig.model_validate(dict(config))
     runtime = Runtime.from_config(suite)
     try:
-        async with Client(build_server(suite, runtime=runtime)) as client:
-            yield client
+        async with Client(build_server(suite, runtime=runtime), **client) as session:
+            yield session
     finally:
         await runtime.aclose()
 
