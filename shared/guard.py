@@ -1,5 +1,7 @@
 """The guard every `tools/call` passes: identity → credential scope → permission → rate limit →
-tool → audit + metrics.
+tool → audit + metrics. A `resources/read`, `prompts/get` or `completion/complete` of a kit's
+resource, prompt or completion handler (`shared.surfaces`) passes the same steps; a refusal there
+is a JSON-RPC error carrying the same message and reason.
 
 It is an SDK `ServerMiddleware`, so it sees the raw call before the SDK looks the tool up or
 validates arguments. A call to a tool this server does not have (an unknown name, or a tool above
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, InputRequiredResult
+from mcp_types import INVALID_REQUEST, CallToolResult, InputRequiredResult
 
 from shared.calls import ActiveCall, use_call
 from shared.policy_settings import Tier
@@ -29,8 +31,9 @@ from shared.results import refusal
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
+    from shared.surfaces import Surfaces
 
-__all__ = ["UNKNOWN_TOOL", "Guard", "GuardedTool"]
+__all__ = ["UNKNOWN_TOOL", "Guard", "GuardedTool", "Target"]
 
 UNKNOWN_TOOL: Final = "(unknown tool)"
 """The tool name calls to a tool this server does not have are charged and audited under."""
@@ -44,6 +47,10 @@ class GuardedTool:
     permission: str
     tier: Tier
     cost: int = 1
+
+
+Target = tuple[GuardedTool | None, Mapping[str, Any]]
+"""What a request is for (None: nothing this server has) and the arguments its audit line keeps."""
 
 
 def _error_text(result: HandlerResult) -> str | None:
@@ -66,19 +73,34 @@ def _asks_first(result: HandlerResult) -> bool:
 class Guard(ServerMiddleware[Any]):
     """The middleware a `ServerKit` installs on its server."""
 
-    def __init__(self, server: str, runtime: Runtime, tools: Mapping[str, GuardedTool]) -> None:
+    def __init__(
+        self,
+        server: str,
+        runtime: Runtime,
+        tools: Mapping[str, GuardedTool],
+        surfaces: Surfaces | None = None,
+    ) -> None:
         self.server = server
         self.runtime = runtime
         self.tools = tools
+        self.surfaces = surfaces
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "tools/call" or ctx.request_id is None:
-            return await call_next(ctx)
+    def _target(self, ctx: ServerRequestContext[Any, Any]) -> Target | None:
+        """The guarded entry of this request and the arguments to audit; None: not guarded."""
         params = ctx.params or {}
+        if ctx.method != "tools/call":
+            return self.surfaces.target(ctx.method, params) if self.surfaces is not None else None
         name = params.get("name")
         raw_args = params.get("arguments")
         arguments: Mapping[str, Any] = raw_args if isinstance(raw_args, Mapping) else {}
         tool = self.tools.get(name) if isinstance(name, str) else None
+        return tool, arguments if tool is not None else {"name": str(name)[:200], "arguments": arguments}
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        target = self._target(ctx) if ctx.request_id is not None else None
+        if target is None:
+            return await call_next(ctx)
+        tool, arguments = target
         started = time.perf_counter()
         runtime = self.runtime
         identity = runtime.identity_for(ctx)
@@ -86,13 +108,16 @@ class Guard(ServerMiddleware[Any]):
             server=self.server,
             tool=tool.name if tool is not None else UNKNOWN_TOOL,
             identity=identity,
-            arguments=arguments if tool is not None else {"name": str(name)[:200], "arguments": arguments},
+            arguments=arguments,
             request_id=os.urandom(16).hex(),  # unique across sessions, unlike the JSON-RPC id
         )
         try:
             refused = await self._refuse(call, tool)
             if refused is not None:
-                return refused
+                if ctx.method == "tools/call":
+                    return refused
+                data = refused.structured_content or {}
+                raise MCPError(code=INVALID_REQUEST, message=str(data.get("message")), data=data)
             # Bind the log context by token: structlog's bound_contextvars copies the whole context.
             tokens = structlog.contextvars.bind_contextvars(
                 request_id=call.request_id, rpc_id=ctx.request_id, server=self.server, tool=call.tool

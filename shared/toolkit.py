@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, get_type_hints
@@ -47,10 +47,12 @@ from shared.policy_settings import Tier, tier_of_permission
 from shared.results import crash, failure, outcome_of, refusal, success
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
+from shared.surfaces import Surfaces, completion_handler, guarded_reader
 
 __all__ = ["ServerKit", "Toolset"]
 
 _FnT = TypeVar("_FnT", bound=Callable[..., Any])
+_CompleteT = TypeVar("_CompleteT", bound=Callable[..., Awaitable[list[str]]])
 _TOOL_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PAGING_ARGS: Final = frozenset({"cursor", "limit", "columns"})
 Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]]
@@ -98,11 +100,12 @@ class ServerKit:
         self.max_tier: Tier = self.runtime.tier_for(name)
         self._guarded: dict[str, GuardedTool] = {}
         self._declared: set[str] = set()
+        self.surfaces = Surfaces()
         self.server: MCPServer[Any] = MCPServer(
             name,
             instructions=instructions,
             lifespan=_with_runtime(self.runtime, lifespan),
-            middleware=[Guard(name, self.runtime, self._guarded)],
+            middleware=[Guard(name, self.runtime, self._guarded, self.surfaces)],
             extensions=list(extensions),
             request_state_security=self.runtime.request_state_security(),
         )
@@ -122,6 +125,55 @@ class ServerKit:
         if not permission.strip():
             raise ValueError("a toolset needs a permission")
         return Toolset(self, permission, tier or tier_of_permission(permission), open_world, cost)
+
+    def resource(
+        self, uri: str, name: str, title: str, *, permission: str, mime_type: str = "application/json"
+    ) -> Callable[[_FnT], _FnT]:
+        """Register a resource (or a template, when `uri` has `{variables}`, the function's
+        parameters). Read through the guard under `permission`; the result (text, bytes or a
+        JSON-able value) redacted and bounded (`shared.surfaces`). The docstring describes it."""
+
+        def register(fn: _FnT) -> _FnT:
+            _read_only(permission)
+            self.surfaces.read(name, permission, uri)
+            reader = guarded_reader(fn, f"resource {name}")
+            self.server.resource(
+                uri, name=name, title=title, description=inspect.getdoc(fn), mime_type=mime_type
+            )(reader)
+            return fn
+
+        return register
+
+    def prompt(
+        self, name: str, title: str, *, permission: str, needs: Sequence[str] = ()
+    ) -> Callable[[_FnT], _FnT]:
+        """Register a prompt: the function takes the prompt's arguments and returns its text (a
+        runbook naming the tools to use), redacted; got through the guard under `permission`.
+        `needs`: tools the runbook cannot do without — the prompt exists only when they do (register
+        it after the tools)."""
+
+        def register(fn: _FnT) -> _FnT:
+            _read_only(permission)
+            if not set(needs) <= self._guarded.keys():
+                return fn
+            self.surfaces.prompts[name] = GuardedTool(f"prompt:{name}", permission, Tier.READ)
+            reader = guarded_reader(fn, f"prompt {name}", prompt=True)
+            self.server.prompt(name=name, title=title, description=inspect.getdoc(fn))(reader)
+            return fn
+
+        return register
+
+    def completion(self, *, permission: str) -> Callable[[_CompleteT], _CompleteT]:
+        """Register the server's completion handler: `async fn(ref, argument, context) -> [values]`,
+        bounded, redacted, through the guard under `permission`."""
+
+        def register(fn: _CompleteT) -> _CompleteT:
+            _read_only(permission)
+            self.surfaces.completion = GuardedTool("completion", permission, Tier.READ)
+            self.server.completion()(completion_handler(fn))  # type: ignore[no-untyped-call]
+            return fn
+
+        return register
 
     def _register(
         self,
@@ -237,6 +289,12 @@ class Toolset:
             return fn
 
         return register
+
+
+def _read_only(permission: str) -> None:
+    """Resources, prompts and completions only read: they take a read permission."""
+    if tier_of_permission(permission) is not Tier.READ:
+        raise ValueError(f"permission {permission!r}: resources, prompts and completions only read")
 
 
 def _context_args(fn: Callable[..., Any]) -> frozenset[str]:

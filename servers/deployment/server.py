@@ -19,6 +19,7 @@ from mcp.server.mcpserver import MCPServer
 from servers.deployment.compose_cli import ComposeCli
 from servers.deployment.compose_ops import ComposeOps
 from servers.deployment.compose_tools import compose_tools
+from servers.deployment.deployment_surfaces import deployment_surfaces
 from servers.deployment.docker_ops import DockerOps
 from servers.deployment.docker_tools import docker_tools
 from servers.deployment.helm_charts import ChartSources
@@ -95,11 +96,14 @@ def build_server(
         kube = KubeOps(connections, settings, kit.policy)
     kube_ops = kube
     store = plan_store(config, settings)
+    helm_store, compose_store, drain_store = (
+        plan_store(config, settings, k) for k in ("helm", "compose", "drain")
+    )
     helm_binary = find_program(settings.helm.helm_path, "helm", ("helm", HELM_VERSION, "bin", "helm"))
     helm = HelmOps(
         HelmCli(helm_binary, timeout_s=settings.helm.timeout_s),
         kube_ops,
-        plan_store(config, settings, "helm"),
+        helm_store,
     )
     compose_binary = find_program(
         settings.compose.compose_path, "docker-compose", ("compose", COMPOSE_VERSION, "bin", "docker-compose")
@@ -107,10 +111,10 @@ def build_server(
     compose = ComposeOps(
         ComposeCli(compose_binary, docker_host=settings.docker_host, timeout_s=settings.compose.timeout_s),
         docker_ops,
-        plan_store(config, settings, "compose"),
+        compose_store,
         list(kit.policy.settings.scan_roots),
     )
-    nodes = NodeOps(kube_ops, plan_store(config, settings, "drain"))
+    nodes = NodeOps(kube_ops, drain_store)
     docker_tools(kit, docker_ops)
     compose_tools(kit, compose)
     k8s_tools(kit, kube_ops, PlanOps(kube_ops, store))
@@ -119,4 +123,6 @@ def build_server(
     helm_tools(
         kit, helm, ChartSources(settings.helm, list(policy.scan_roots), list(policy.chart_repositories))
     )
+    stores = {"k8s": store, "helm": helm_store, "compose": compose_store, "drain": drain_store}
+    deployment_surfaces(kit, kube_ops, stores)
     return kit.server

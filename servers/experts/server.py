@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
 from servers.experts.circle_ops import AskRequest, Circle
+from servers.experts.expert_surfaces import expert_surfaces
 from servers.experts.models import CircleReport, ExpertRoster, VoteResult
 from servers.experts.prompts import Stance
 from servers.experts.review_ops import ReviewRequest, review
@@ -94,6 +95,7 @@ def build_server(
         roster, max_output_chars=kit.budget.max_chars, threads=threads, check_path=kit.policy.check_scan_path
     )
     circle_tools = kit.toolset(permission="experts:ask", open_world=True)
+    expert_surfaces(kit, roster)
 
     def progress_of(ctx: Context) -> Any:
         async def report(done: int, total: int, message: str) -> None:

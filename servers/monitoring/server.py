@@ -20,6 +20,7 @@ from mcp.server.mcpserver import MCPServer
 from servers.monitoring.am_tools import am_tools
 from servers.monitoring.backends import Backends
 from servers.monitoring.gate_tools import gate_tools
+from servers.monitoring.monitoring_surfaces import monitoring_surfaces
 from servers.monitoring.probe_tools import probe_tools
 from servers.monitoring.prom_tools import prom_tools
 from servers.monitoring.settings import MonitoringSettings
@@ -74,4 +75,5 @@ def build_server(
     am_tools(kit, settings, backends)
     gate_tools(kit, settings, backends)
     probe_tools(kit, settings, backends)
+    monitoring_surfaces(kit, settings, backends.prometheus)
     return kit.server

@@ -284,6 +284,10 @@ class ScanEngine:
             raise NotFound(f"no scan {scan_id!r}: run scan_path first (only recent scans are kept)")
         return record
 
+    def scan_ids(self, owner: str) -> list[str]:
+        """`owner`'s kept scans, newest first."""
+        return [sid for sid, r in reversed(self._scans.items()) if r.owner == owner]
+
     def findings(
         self,
         scan_id: str,

@@ -19,6 +19,7 @@ from servers.security_scan.models import (
     Severity,
 )
 from servers.security_scan.scan_ops import ScanEngine
+from servers.security_scan.scan_surfaces import scan_surfaces
 from servers.security_scan.settings import SecurityScanSettings
 from servers.security_scan.supply_chain_tools import supply_chain_tools
 from servers.security_scan.toolchain_ops import Toolchain
@@ -197,4 +198,5 @@ def build_server(
         return ScannerList(scanners=await engine.toolchain.describe())
 
     supply_chain_tools(kit, engine, owner)
+    scan_surfaces(kit, engine, policy, owner)
     return kit.server

@@ -39,6 +39,7 @@ APPLICABLE = (
     "tools-list",
     "resources-list",
     "prompts-list",
+    "completion-complete",
     "server-sse-multiple-streams",
     "dns-rebinding-protection",
 )
@@ -46,7 +47,6 @@ APPLICABLE = (
 _EVERYTHING_TOOL = "calls a test tool of the reference 'everything' server"
 NOT_APPLICABLE: dict[str, str] = {
     "logging-set-level": "our servers do not declare the `logging` capability; -32601 is the right answer",
-    "completion-complete": "our servers do not declare `completions` (no prompt or resource arguments)",
     # The next two "pass" against any server: the check accepts the unknown-tool error it gets back.
     "tools-call-simple-text": f"{_EVERYTHING_TOOL} (test_simple_text)",
     "tools-call-error": f"{_EVERYTHING_TOOL} (test_error_handling)",
@@ -57,18 +57,18 @@ NOT_APPLICABLE: dict[str, str] = {
     "tools-call-with-logging": f"{_EVERYTHING_TOOL} (test_tool_with_logging)",
     "tools-call-with-progress": f"{_EVERYTHING_TOOL} (test_tool_with_progress)",
     "tools-call-sampling": f"{_EVERYTHING_TOOL} (test_sampling); our tools never sample",
-    "tools-call-elicitation": f"{_EVERYTHING_TOOL} (test_elicitation); our tools never elicit",
-    "elicitation-sep1034-defaults": f"{_EVERYTHING_TOOL}; our tools never elicit",
-    "elicitation-sep1330-enums": f"{_EVERYTHING_TOOL}; our tools never elicit",
-    "resources-read-text": "reads the reference server's test:// resources; our servers expose none",
-    "resources-read-binary": "reads the reference server's test:// resources; our servers expose none",
-    "resources-templates-read": "reads the reference server's resource templates; our servers have none",
-    "resources-subscribe": "subscribes to a reference test:// resource; our servers expose none",
-    "resources-unsubscribe": "unsubscribes from a reference test:// resource; our servers expose none",
-    "prompts-get-simple": "gets the reference server's test prompts; our servers have no prompts",
-    "prompts-get-with-args": "gets the reference server's test prompts; our servers have no prompts",
-    "prompts-get-embedded-resource": "gets the reference server's test prompts; our servers have no prompts",
-    "prompts-get-with-image": "gets the reference server's test prompts; our servers have no prompts",
+    "tools-call-elicitation": f"{_EVERYTHING_TOOL} (test_elicitation); ours ask only to confirm a write",
+    "elicitation-sep1034-defaults": f"{_EVERYTHING_TOOL}; ours ask only to confirm a write",
+    "elicitation-sep1330-enums": f"{_EVERYTHING_TOOL}; ours ask only to confirm a write",
+    "resources-read-text": "reads the reference server's test:// resources; ours are scan://, plan://, …",
+    "resources-read-binary": "reads the reference server's test:// resources; ours are scan://, plan://, …",
+    "resources-templates-read": "reads the reference server's test:// template; ours are scan://, plan://, …",
+    "resources-subscribe": "subscribes to a reference test:// resource; ours are not subscribable",
+    "resources-unsubscribe": "unsubscribes from a reference test:// resource; ours are not subscribable",
+    "prompts-get-simple": "gets the reference server's test_* prompts by name; ours are runbooks",
+    "prompts-get-with-args": "gets the reference server's test_* prompts by name; ours are runbooks",
+    "prompts-get-embedded-resource": "gets the reference server's test_* prompts by name; ours are runbooks",
+    "prompts-get-with-image": "gets the reference server's test_* prompts by name; ours are runbooks",
 }
 
 

@@ -136,3 +136,40 @@ async def test_tool_surface_matches_snapshot(tmp_path: Path) -> None:
             + diff,
             pytrace=False,
         )
+
+
+TOOL_WORD = re.compile(
+    r"\b(?:k8s|helm|compose|docker|prom|am|scan|slo|rollout|health|host|suite|experts)_[a-z_]+\b"
+)
+NOT_TOOLS = frozenset({"scan_id", "plan_id", "thread_id"})  # argument names the runbooks mention
+
+
+@pytest.mark.parametrize("server", SERVER_NAMES)
+async def test_every_prompt_is_a_runbook_of_tools_the_read_tier_has(server: str, tmp_path: Path) -> None:
+    """A prompt (slash command) renders, has a title and description, and names only tools a
+    read-tier server registers — so a host's first slash command never sends the model to a tool
+    that is not there."""
+    from mcp import Client
+
+    from tests.conformance.targets import suite_config
+    from tests.support.connect import Connector
+
+    config = suite_config(tmp_path)
+    del config["policy"]
+    connector = Connector("memory", tmp_path)
+    async with connector.serve(server, config) as served, Client(served.server) as client:  # type: ignore[arg-type]
+        tools = {t.name for t in (await client.list_tools()).tools}
+        prompts = (await client.list_prompts()).prompts
+        texts = {}
+        for prompt in prompts:
+            assert prompt.title and prompt.description, prompt.name
+            arguments = {a.name: "x" for a in prompt.arguments or [] if a.required}
+            got = await client.get_prompt(prompt.name, arguments)
+            texts[prompt.name] = " ".join(getattr(m.content, "text", "") for m in got.messages)
+        templates = (await client.list_resource_templates()).resource_templates
+    for name, text in texts.items():
+        named = set(TOOL_WORD.findall(text)) - NOT_TOOLS
+        assert named, f"prompt {name} names no tool"
+        assert named <= tools, f"prompt {name} names tools the server lacks: {sorted(named - tools)}"
+    for template in templates:
+        assert template.title and template.description, template.uri_template
