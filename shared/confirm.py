@@ -34,7 +34,7 @@ from mcp.server.elicitation import (
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.calls import current_identity
 from shared.errors import PermissionDenied
@@ -70,7 +70,9 @@ class Change:
 
 
 class Confirmation(BaseModel):
-    """The form the person answers."""
+    """The form the person answers. Strict: only a JSON `true` is a yes (never "yes", 1 or "on")."""
+
+    model_config = ConfigDict(strict=True)
 
     confirm: bool = Field(description="Run this change now")
 

@@ -19,7 +19,7 @@ import pytest
 from tests.integration.deployment.conftest import api, cluster, engine, namespace
 from tests.integration.experts.conftest import _fake_session, fake
 from tests.integration.monitoring.conftest import prom_stack
-from tests.integration.security_scan.conftest import scanners_installed
+from tests.integration.security_scan.conftest import scanners_installed, shared_cache
 
 __all__ = [
     "Attempt",
@@ -31,6 +31,7 @@ __all__ = [
     "namespace",
     "prom_stack",
     "scanners_installed",
+    "shared_cache",
 ]
 
 Attempt = Callable[[str, str], AbstractContextManager[None]]
