@@ -142,8 +142,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with _starting():
         from shared import runner
         from shared.runtime import Runtime
+        from shared.telemetry import start_tracing
 
         config = _load(args.config, args.root)
+        start_tracing(config.telemetry, service=args.server)
         runtime = Runtime.from_config(config)
         if args.server == "suite":
             if args.transport == "stdio":

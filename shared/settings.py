@@ -11,6 +11,7 @@ module never imports a client library (no redis, no prometheus_client).
     [audit]     path (unset = no audit log), key_file, fsync
     [output]    max_items, max_chars, max_result_chars, cursor_key_file
     [logging]   level
+    [telemetry] otlp_endpoint (unset = no tracing), service_name, headers
     [deployment] [experts] [security_scan] [monitoring]   each server's own settings
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
 from pydantic import (
+    AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -49,6 +51,7 @@ __all__ = [
     "QuotaSettings",
     "RedisSettings",
     "SuiteConfig",
+    "TelemetrySettings",
     "describe_errors",
 ]
 
@@ -248,6 +251,22 @@ class LoggingSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class TelemetrySettings(_Section):
+    """`[telemetry]`: OpenTelemetry traces over OTLP/HTTP (`shared.telemetry`); off while no endpoint."""
+
+    otlp_endpoint: AnyHttpUrl | None = Field(
+        default=None, description="The collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318."
+    )
+    service_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Default: code-mcp-<server>."
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Sent with every export (a collector's API key)."
+    )
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    export_delay_ms: int = Field(default=2000, ge=10, le=60_000, description="Batch spans this long.")
+
+
 # --------------------------------------------------------------------------- the whole
 
 
@@ -271,6 +290,7 @@ class SuiteConfig(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     deployment: dict[str, Any] = Field(default_factory=dict)
     experts: dict[str, Any] = Field(default_factory=dict)
     security_scan: dict[str, Any] = Field(default_factory=dict)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.connect import TRANSPORTS, Connector, TransportName
+from tests.support.jaeger import Jaeger, jaeger_receiver
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,10 @@ def http_connect(request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
     """Like `connect`, for behaviour only the HTTP transports have (auth, 429, /metrics)."""
     transport: TransportName = request.param
     return Connector(transport, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jaeger]:
+    """A real OTLP receiver (Jaeger with in-memory storage) for the tracing tests."""
+    with jaeger_receiver(tmp_path_factory.mktemp("jaeger")) as running:
+        yield running

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from shared.errors import InvalidArgument, NotFound, UpstreamUnavailable
 from shared.redaction import redact_text
+from shared.telemetry import program_span
 from shared.validation import safe_arg
 
 __all__ = ["ComposeCli"]
@@ -85,16 +86,18 @@ class ComposeCli:
 
     def run(self, args: Sequence[str], *, cwd: Path | None = None, what: str) -> str:
         """Run compose; stdout, or a tool error worded from its stderr."""
+        argv = self._argv(args)
         try:
-            done = subprocess.run(
-                self._argv(args),
-                env=self._env(),
-                capture_output=True,
-                text=True,
-                timeout=self.timeout_s,
-                check=False,
-                cwd=cwd or self.home,
-            )
+            with program_span(argv, system="compose"):
+                done = subprocess.run(
+                    argv,
+                    env=self._env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=self.timeout_s,
+                    check=False,
+                    cwd=cwd or self.home,
+                )
         except subprocess.TimeoutExpired:
             raise UpstreamUnavailable(f"{what}: compose did not finish within {self.timeout_s:g}s") from None
         except OSError as exc:
@@ -120,6 +123,12 @@ class ComposeCli:
     ) -> None:
         """Run compose with `--progress json`, handing each progress event to `on_event` as it comes."""
         argv = self._argv(["--progress", "json", *args])
+        with program_span(argv, system="compose"):
+            self._stream(argv, cwd=cwd, what=what, on_event=on_event)
+
+    def _stream(
+        self, argv: list[str], *, cwd: Path | None, what: str, on_event: Callable[[dict[str, Any]], None]
+    ) -> None:
         try:
             proc = subprocess.Popen(
                 argv,

@@ -27,6 +27,7 @@ from typing import Any, Final
 from servers.deployment.impersonation import Impersonation
 from shared.errors import InvalidArgument, NotFound, PermissionDenied, UpstreamUnavailable
 from shared.redaction import redact_text
+from shared.telemetry import program_span
 from shared.validation import safe_arg
 
 __all__ = ["HelmCli", "KubeTarget", "find_program"]
@@ -175,15 +176,16 @@ class HelmCli:
             else:
                 safe_arg(arg, what="helm argument")
         try:
-            done = subprocess.run(
-                argv,
-                env=self.environment(env),
-                capture_output=True,
-                text=True,
-                timeout=timeout_s or self.timeout_s,
-                check=False,
-                cwd=self.home,
-            )
+            with program_span(argv, system="helm"):
+                done = subprocess.run(
+                    argv,
+                    env=self.environment(env),
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout_s or self.timeout_s,
+                    check=False,
+                    cwd=self.home,
+                )
         except subprocess.TimeoutExpired as exc:
             raise UpstreamUnavailable(f"{what}: helm did not finish within {exc.timeout:g}s") from None
         except OSError as exc:

@@ -12,6 +12,8 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream
 
+from shared.telemetry import program_span
+
 MAX_OUTPUT = 256 * 1024 * 1024
 # A scanned tree must never become importable by a scanner (PYTHONPATH="." with the tree as working
 # directory would run the project's own modules): Python start-up variables are dropped.
@@ -69,6 +71,13 @@ async def run_process(
         ProcessTimeout: the time limit passed; the process group was killed.
         OSError: the program could not be started.
     """
+    with program_span(argv, system="scanner"):
+        return await _run(argv, timeout_s=timeout_s, cwd=cwd, env=env)
+
+
+async def _run(
+    argv: Sequence[str], *, timeout_s: float, cwd: Path | None, env: Mapping[str, str] | None
+) -> ProcessResult:
     full_env = scanner_env(env)
     proc = await anyio.open_process(list(argv), cwd=cwd, env=full_env, start_new_session=True)
     out, err = bytearray(), bytearray()
