@@ -26,10 +26,12 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar, get_type_hints
 
 import anyio.to_thread
 import structlog
+from mcp.server.apps import EXTENSION_ID
 from mcp.server.extension import Extension
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
@@ -48,6 +50,7 @@ from shared.results import crash, failure, outcome_of, refusal, success
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.surfaces import Surfaces, completion_handler, guarded_reader
+from shared.views import APP_MIME_TYPE, view_document
 
 __all__ = ["ServerKit", "Toolset"]
 
@@ -101,6 +104,7 @@ class ServerKit:
         self._guarded: dict[str, GuardedTool] = {}
         self._declared: set[str] = set()
         self.surfaces = Surfaces()
+        self._extensions = {extension.identifier for extension in extensions}
         self.server: MCPServer[Any] = MCPServer(
             name,
             instructions=instructions,
@@ -143,6 +147,22 @@ class ServerKit:
             return fn
 
         return register
+
+    def view(self, name: str, title: str, source: Path, *, permission: str) -> dict[str, Any]:
+        """Register an MCP Apps view (`ui://<server>/<name>.html`, `shared.views`) drawn from `source`,
+        read under `permission`; returns the `_meta` to give the tools it draws (`tool(meta=…)`).
+        The server must offer the extension (`extensions=[mcp.server.apps.Apps()]`)."""
+        if EXTENSION_ID not in self._extensions:
+            raise ValueError(f"view {name}: the server does not offer MCP Apps (extensions=[Apps()])")
+        uri = f"ui://{self.name}/{name}.html"
+        document = view_document(title, source)
+
+        def view() -> str:
+            return document
+
+        view.__doc__ = f"{title}: an MCP Apps view of the tool's result (HTML; loads nothing from outside)."
+        self.resource(uri, name, title, permission=permission, mime_type=APP_MIME_TYPE)(view)
+        return {"ui": {"resourceUri": uri}}
 
     def prompt(
         self, name: str, title: str, *, permission: str, needs: Sequence[str] = ()

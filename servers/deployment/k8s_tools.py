@@ -7,6 +7,7 @@ threads — all but `k8s_rollout_status`, which polls asynchronously.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -33,6 +34,8 @@ from servers.deployment.plan_ops import PlanOps
 from shared.calls import current_identity
 from shared.paging import Columns, Cursor, Limit, Page, page
 from shared.toolkit import ServerKit
+
+VIEWS = Path(__file__).parent / "views"
 
 Namespace = Annotated[str, Field(description="Namespace (must be allowed by policy)", max_length=63)]
 KubeContextName = Annotated[
@@ -118,7 +121,9 @@ def k8s_tools(kit: ServerKit, kube: KubeOps, plans: PlanOps) -> None:
             max_chars=kit.budget.max_chars, context=context,
         )  # fmt: skip
 
-    @reads.tool("k8s_rollout_status", "Watch a Deployment rollout")
+    progress = kit.view("rollout", "Rollout", VIEWS / "rollout_progress.html", permission="deployment:read")
+
+    @reads.tool("k8s_rollout_status", "Watch a Deployment rollout", meta=progress)
     async def k8s_rollout_status(
         deployment: DeploymentName,
         ctx: Context,

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp.server.apps import Apps
 from mcp.server.mcpserver import MCPServer
 
 from servers.deployment.compose_cli import ComposeCli
@@ -87,7 +88,9 @@ def build_server(
             compose.close()
             nodes.close()
 
-    kit = ServerKit("deployment", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
+    kit = ServerKit(
+        "deployment", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan, extensions=[Apps()]
+    )
     docker_ops = docker if docker is not None else DockerOps.connect(settings, kit.policy)
     if kube is None:
         connections = KubeConnections(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -33,6 +34,8 @@ from servers.monitoring.time_args import parse_duration, parse_time
 from shared.errors import InvalidArgument
 from shared.paging import Cursor, Page, page
 from shared.toolkit import ServerKit
+
+VIEWS = Path(__file__).parent / "views"
 
 
 def _now() -> float:
@@ -104,7 +107,9 @@ def prom_tools(
                     "note": cut.note}
         )  # fmt: skip
 
-    @remote.tool("prom_query_range", "Prometheus range query, summarised")
+    chart = kit.view("range_chart", "Range query", VIEWS / "range_chart.html", permission="monitoring:read")
+
+    @remote.tool("prom_query_range", "Prometheus range query, summarised", meta=chart)
     async def prom_query_range(
         expr: Annotated[
             str, Field(description="PromQL expression returning an instant vector", max_length=10_000)

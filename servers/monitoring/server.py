@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from mcp.server.apps import Apps
 from mcp.server.mcpserver import MCPServer
 
 from servers.monitoring.am_tools import am_tools
@@ -70,7 +71,9 @@ def build_server(
         async with backends.session():
             yield
 
-    kit = ServerKit("monitoring", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan)
+    kit = ServerKit(
+        "monitoring", config, runtime, instructions=INSTRUCTIONS, lifespan=lifespan, extensions=[Apps()]
+    )
     prom_tools(kit, settings, backends.prometheus)
     am_tools(kit, settings, backends)
     gate_tools(kit, settings, backends)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
+from mcp.server.apps import Apps
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
@@ -28,6 +30,8 @@ from shared.paging import Columns, Cursor, Limit, Page, page, pager
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
+
+VIEWS = Path(__file__).parent / "views"
 
 INSTRUCTIONS = """Scan code, secrets, Dockerfiles, Kubernetes manifests, shell scripts, dependencies of every
 common
@@ -69,7 +73,7 @@ def build_server(
     """
     settings = config.section("security_scan", SecurityScanSettings)
     engine = ScanEngine(settings, toolchain=toolchain)
-    kit = ServerKit("security-scan", config, runtime, instructions=INSTRUCTIONS)
+    kit = ServerKit("security-scan", config, runtime, instructions=INSTRUCTIONS, extensions=[Apps()])
     policy, budget = kit.policy, kit.budget
     osv = settings.osv_url is not None  # the only call that may leave the machine
     scans = kit.toolset(permission="scan:run", open_world=False)
@@ -103,7 +107,9 @@ def build_server(
             target, owner=owner(), scanners=scanners, min_severity=min_severity, progress=progress
         )
 
-    @scans.tool("scan_findings", "List scan findings")
+    table = kit.view("findings", "Scan findings", VIEWS / "findings_table.html", permission="scan:run")
+
+    @scans.tool("scan_findings", "List scan findings", meta=table)
     def scan_findings(
         scan_id: ScanId,
         min_severity: MinSeverity = None,

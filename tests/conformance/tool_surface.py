@@ -1,5 +1,6 @@
 """The tool surface of the four servers (every tier enabled), as clients see it in `tools/list`,
-and their prompts (`prompts/list`) and resource templates (`resources/templates/list`).
+and their prompts (`prompts/list`), resources (`resources/list`: the MCP Apps views) and resource
+templates (`resources/templates/list`).
 
 Regenerate the snapshot after an intended change to a tool's name, title, annotations or schemas:
 
@@ -39,7 +40,7 @@ async def list_tools(server: str, tmp_path: Path, *, read_only: bool = False) ->
 async def list_surface(
     server: str, tmp_path: Path, *, read_only: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
-    """`tools/list`, `prompts/list` and `resources/templates/list` of one server, as JSON."""
+    """`tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` of one server."""
     config = suite_config(tmp_path)
     if read_only:
         del config["policy"]
@@ -48,6 +49,7 @@ async def list_surface(
         listed: dict[str, Sequence[BaseModel]] = {
             "tools": (await client.list_tools()).tools,
             "prompts": (await client.list_prompts()).prompts,
+            "resources": (await client.list_resources()).resources,
             "resource_templates": (await client.list_resource_templates()).resource_templates,
         }
     return {
@@ -57,20 +59,22 @@ async def list_surface(
 
 
 def surface_of(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a client relies on, per tool: title, annotations, input and output schema."""
+    """What a client relies on, per tool: title, annotations, input and output schema, and its
+    `_meta` where it has one (an MCP Apps view)."""
     return {
         tool["name"]: {
             "title": tool.get("title"),
             "annotations": tool.get("annotations"),
             "inputSchema": tool.get("inputSchema"),
             "outputSchema": tool.get("outputSchema"),
+            **({"_meta": tool["_meta"]} if tool.get("_meta") else {}),
         }
         for tool in sorted(tools, key=lambda t: str(t["name"]))
     }
 
 
 def by_name(items: list[dict[str, Any]], key: str = "name") -> dict[str, Any]:
-    """Prompts or resource templates keyed by name, in order, each without its key."""
+    """Prompts, resources or resource templates keyed by name, in order, each without its key."""
     return {
         str(i[key]): {k: v for k, v in i.items() if k != key}
         for i in sorted(items, key=lambda i: str(i[key]))
@@ -78,15 +82,16 @@ def by_name(items: list[dict[str, Any]], key: str = "name") -> dict[str, Any]:
 
 
 async def current_surface(tmp_path: Path) -> dict[str, Any]:
-    """The tools of every server keyed by server name; then "prompts" and "resource_templates",
-    each keyed by server name."""
-    surface: dict[str, Any] = {"prompts": {}, "resource_templates": {}}
+    """The tools of every server keyed by server name; then "prompts", "resources" and
+    "resource_templates", each keyed by server name."""
+    surface: dict[str, Any] = {"prompts": {}, "resources": {}, "resource_templates": {}}
     for server in SERVER_NAMES:
         folder = tmp_path / server
         folder.mkdir(parents=True, exist_ok=True)
         listed = await list_surface(server, folder)
         surface[server] = surface_of(listed["tools"])
         surface["prompts"][server] = by_name(listed["prompts"])
+        surface["resources"][server] = by_name(listed["resources"])
         surface["resource_templates"][server] = by_name(listed["resource_templates"])
     return surface
 

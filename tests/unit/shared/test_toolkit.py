@@ -4,13 +4,15 @@ the one result pipeline (redaction, budget, errors by class, paging bound to the
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import anyio
 import pytest
 from mcp import Client
+from mcp.server.apps import Apps
 from mcp.shared.exceptions import MCPError
-from mcp_types import TextContent
+from mcp_types import TextContent, TextResourceContents
 from pydantic import BaseModel, Field
 
 from shared.calls import CallRecord, current_identity
@@ -20,6 +22,7 @@ from shared.paging import Columns, Cursor, Limit, Page, page
 from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.toolkit import ServerKit
+from shared.views import APP_MIME_TYPE, CSP
 from tests.support.pages import rows, values
 
 pytestmark = pytest.mark.anyio
@@ -479,3 +482,20 @@ def test_consensus_is_the_rust_engine_re_exported() -> None:
     report = consensus.consensus(["The service is healthy.", "The service is healthy.", "It is down."])
     assert report.agreement >= 2 / 3 - 1e-9
     assert 0.0 <= consensus.text_similarity("a b", "a c") <= 1.0
+
+
+async def test_a_view_needs_the_apps_extension_and_is_read_through_the_guard(tmp_path: Path) -> None:
+    source = tmp_path / "v.html"
+    source.write_text("<script>window.render = function (data, el, root) {};</script>")
+    with pytest.raises(ValueError, match="MCP Apps"):
+        kit().view("v", "A view", source, permission="deployment:read")
+    offered = ServerKit("unit", SuiteConfig(), instructions="unit tests", extensions=[Apps()])
+    meta = offered.view("v", "A view", source, permission="deployment:read")
+    assert meta == {"ui": {"resourceUri": "ui://unit/v.html"}}
+    async with Client(offered.server) as client:
+        capabilities = client.server_capabilities
+        assert capabilities is not None and "io.modelcontextprotocol/ui" in (capabilities.extensions or {})
+        (content,) = (await client.read_resource("ui://unit/v.html")).contents
+    assert isinstance(content, TextResourceContents) and content.mime_type == APP_MIME_TYPE
+    assert f'content="{CSP}"' in content.text and "window.render" in content.text
+    assert "ui/initialize" in content.text  # the bridge is in
