@@ -68,7 +68,7 @@ for r in d.get("Replace") or []:
   # Keep the command's import visible to `go mod tidy`.
   printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
   (
-    cd "$work"
+    cd "$work" || exit 1
     export GOFLAGS="-buildvcs=false -mod=mod"
     go_log "resolving modules for $mod $version"
     go mod tidy >&2

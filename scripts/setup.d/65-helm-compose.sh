@@ -18,7 +18,7 @@ HELM_BIN="$CACHE/helm/$HELM_VERSION/bin/helm"
 COMPOSE_BIN="$CACHE/compose/$COMPOSE_VERSION/bin/docker-compose"
 PLUGIN_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 log() { echo "[setup 65-helm-compose] $*" >&2; }
-# shellcheck source=../lib/go.sh
+# shellcheck source=scripts/lib/go.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/go.sh"
 
 if [[ ! -x $HELM_BIN || ! -x $COMPOSE_BIN ]]; then

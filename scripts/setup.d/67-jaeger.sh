@@ -11,7 +11,7 @@ set -euo pipefail
 CACHE="${CODE_MCP_CACHE:-$HOME/.cache/code-mcp}"
 JAEGER_VERSION="${JAEGER_VERSION:-v1.75.0}"
 JAEGER_BIN="$CACHE/jaeger/$JAEGER_VERSION/bin/jaeger"
-# shellcheck source=../lib/go.sh
+# shellcheck source=scripts/lib/go.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/go.sh"
 
 if [[ -x $JAEGER_BIN ]]; then
