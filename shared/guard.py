@@ -112,7 +112,7 @@ class Guard(ServerMiddleware[Any]):
             request_id=os.urandom(16).hex(),  # unique across sessions, unlike the JSON-RPC id
         )
         try:
-            refused = await self._refuse(call, tool)
+            refused = await self._refuse(call, tool, ctx.method)
             if refused is not None:
                 if ctx.method == "tools/call":
                     return refused
@@ -140,9 +140,16 @@ class Guard(ServerMiddleware[Any]):
         finally:
             runtime.record(call.record(time.perf_counter() - started))
 
-    async def _refuse(self, call: ActiveCall, tool: GuardedTool | None) -> CallToolResult | None:
+    async def _refuse(
+        self, call: ActiveCall, tool: GuardedTool | None, method: str = "tools/call"
+    ) -> CallToolResult | None:
         """The guard's own refusal of this call, or None to let it run."""
         runtime, identity = self.runtime, call.identity
+        if tool is None and method == "subscriptions/listen":
+            watched = self.surfaces.watchable() if self.surfaces is not None else []
+            shown = ", ".join(watched) or "none on this server"
+            message = f"cannot listen to these resources: only {shown} can be subscribed to"
+            return self._deny(call, message, "unknown")
         if not identity.may_use(self.server):
             message = (
                 f"permission denied: this credential does not open the {self.server} server; "

@@ -39,13 +39,23 @@ from shared.guard import GuardedTool, Target
 from shared.policy_settings import Tier
 from shared.redaction import redact_data, redact_text
 from shared.results import outcome_of
+from shared.watch import Watch, Watched
 
-__all__ = ["MAX_COMPLETIONS", "MAX_RESOURCE_CHARS", "Surfaces", "completion_handler", "guarded_reader"]
+__all__ = [
+    "MAX_COMPLETIONS",
+    "MAX_LISTEN_URIS",
+    "MAX_RESOURCE_CHARS",
+    "Surfaces",
+    "completion_handler",
+    "guarded_reader",
+]
 
 MAX_RESOURCE_CHARS: Final = 4_000_000
 """The largest resource one read returns (a SARIF log of a big scan fits; a runaway does not)."""
 MAX_COMPLETIONS: Final = 100
 """The most values one completion returns (the protocol's own cap)."""
+MAX_LISTEN_URIS: Final = 50
+"""The most resources one listen stream may watch."""
 
 log = structlog.get_logger("code_mcp.surfaces")
 
@@ -57,6 +67,7 @@ class Surfaces:
     resources: list[tuple[UriTemplate, GuardedTool]] = field(default_factory=list)
     prompts: dict[str, GuardedTool] = field(default_factory=dict)
     completion: GuardedTool | None = None
+    watched: list[tuple[UriTemplate, GuardedTool, Watched]] = field(default_factory=list)
 
     def target(self, method: str, params: Mapping[str, Any]) -> Target | None:
         """The guarded entry a request is for, and what to audit of it; None: not a guarded method."""
@@ -73,7 +84,38 @@ class Surfaces:
             argument = params.get("argument") if isinstance(params.get("argument"), Mapping) else {}
             shown = {"ref": dict(ref or {}), "argument": str((argument or {}).get("name", ""))[:200]}
             return self.completion, shown
+        if method == "subscriptions/listen":
+            return self._listen_target(params)
         return None
+
+    def _listen_target(self, params: Mapping[str, Any]) -> Target | None:
+        """A listen stream for resource updates is guarded as a read of those resources: each URI
+        must be a watched resource, all under one permission (at most `MAX_LISTEN_URIS`)."""
+        notifications = params.get("notifications")
+        asked = notifications.get("resourceSubscriptions") if isinstance(notifications, Mapping) else None
+        if not asked:
+            return None  # list-changed events only: nothing a caller could learn from them
+        uris = [str(uri)[:2048] for uri in (asked if isinstance(asked, list) else [asked])]
+        shown = {"uris": uris[:MAX_LISTEN_URIS]}
+        entries = {next((g for t, g, _ in self.watched if t.match(uri) is not None), None) for uri in uris}
+        if len(uris) > MAX_LISTEN_URIS or None in entries or len(entries) != 1:
+            return None, shown
+        return entries.pop(), shown
+
+    def watchable(self) -> list[str]:
+        """The URI templates a client may listen to."""
+        return [template.template for template, _, _ in self.watched]
+
+    def watch(self, template: str, guarded: GuardedTool, fn: Callable[..., Any], watch: Watch) -> Watched:
+        """Make a registered resource subscribable: `fn` is read for each of `watch.uris()`."""
+        parsed = UriTemplate.parse(template)
+
+        async def read(uri: str) -> Any:
+            return await _run(fn, parsed.match(uri) or {})
+
+        watched = Watched(watch, read)
+        self.watched.append((parsed, guarded, watched))
+        return watched
 
     def read(self, name: str, permission: str, template: str) -> GuardedTool:
         guarded = GuardedTool(name=f"resource:{name}", permission=permission, tier=Tier.READ)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar, get_type_hints
 
+import anyio
 import anyio.to_thread
 import structlog
 from mcp.server.apps import EXTENSION_ID
@@ -51,6 +52,7 @@ from shared.runtime import Runtime
 from shared.settings import SuiteConfig
 from shared.surfaces import Surfaces, completion_handler, guarded_reader
 from shared.views import APP_MIME_TYPE, view_document
+from shared.watch import ListeningBus, Watch, watch_loop
 
 __all__ = ["ServerKit", "Toolset"]
 
@@ -105,10 +107,12 @@ class ServerKit:
         self._declared: set[str] = set()
         self.surfaces = Surfaces()
         self._extensions = {extension.identifier for extension in extensions}
+        self._bus = ListeningBus()
         self.server: MCPServer[Any] = MCPServer(
             name,
             instructions=instructions,
-            lifespan=_with_runtime(self.runtime, lifespan),
+            lifespan=_with_runtime(self.runtime, lifespan, self._bus, self.surfaces),
+            subscriptions=self._bus,
             middleware=[Guard(name, self.runtime, self._guarded, self.surfaces)],
             extensions=list(extensions),
             request_state_security=self.runtime.request_state_security(),
@@ -131,15 +135,25 @@ class ServerKit:
         return Toolset(self, permission, tier or tier_of_permission(permission), open_world, cost)
 
     def resource(
-        self, uri: str, name: str, title: str, *, permission: str, mime_type: str = "application/json"
+        self,
+        uri: str,
+        name: str,
+        title: str,
+        *,
+        permission: str,
+        mime_type: str = "application/json",
+        watch: Watch | None = None,
     ) -> Callable[[_FnT], _FnT]:
         """Register a resource (or a template, when `uri` has `{variables}`, the function's
         parameters). Read through the guard under `permission`; the result (text, bytes or a
-        JSON-able value) redacted and bounded (`shared.surfaces`). The docstring describes it."""
+        JSON-able value) redacted and bounded (`shared.surfaces`). The docstring describes it.
+        `watch`: clients may subscribe to it (`shared.watch`: read again while someone listens)."""
 
         def register(fn: _FnT) -> _FnT:
             _read_only(permission)
-            self.surfaces.read(name, permission, uri)
+            guarded = self.surfaces.read(name, permission, uri)
+            if watch is not None:
+                self.surfaces.watch(uri, guarded, fn, watch)
             reader = guarded_reader(fn, f"resource {name}")
             self.server.resource(
                 uri, name=name, title=title, description=inspect.getdoc(fn), mime_type=mime_type
@@ -384,16 +398,25 @@ def _add_parameter(wrapper: Any, fn: Callable[..., Any], name: str, annotation: 
     wrapper.__annotations__ = {**hints, name: annotation}
 
 
-def _with_runtime(runtime: Runtime, lifespan: Lifespan | None) -> Lifespan:
-    """Open the runtime's audit log before the server's own lifespan (the owner closes it)."""
+def _with_runtime(
+    runtime: Runtime, lifespan: Lifespan | None, bus: ListeningBus, surfaces: Surfaces
+) -> Lifespan:
+    """Open the runtime's audit log before the server's own lifespan (the owner closes it); watch
+    the subscribable resources while the server runs."""
 
     @asynccontextmanager
     async def wrapped(server: MCPServer[Any]) -> AsyncIterator[Any]:
         await runtime.open()
-        if lifespan is None:
-            yield {}
-            return
-        async with lifespan(server) as state:
-            yield state
+        async with anyio.create_task_group() as watching:
+            if surfaces.watched:
+                watching.start_soon(watch_loop, bus, [w for _, _, w in surfaces.watched])
+            try:
+                if lifespan is None:
+                    yield {}
+                else:
+                    async with lifespan(server) as state:
+                        yield state
+            finally:
+                watching.cancel_scope.cancel()
 
     return wrapped

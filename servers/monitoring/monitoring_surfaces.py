@@ -1,7 +1,8 @@
 """The monitoring server's prompts, resources and completions (read tier, behind the guard).
 
 Prompts: `incident_triage(service)` and `alert_explain(alert)` — runbooks naming the tools to use.
-Resource: `alerts://{endpoint}` — the alerts firing or pending on one Prometheus endpoint now.
+Resource: `alerts://{endpoint}` — the alerts firing or pending on one Prometheus endpoint now;
+subscribable (`subscriptions/listen`), re-read every `alerts_watch_s` while someone listens.
 Completions: alert names (`alert`, from the alerting rules), jobs (`service`), metric names
 (`metric`) and endpoint names, from the live Prometheus, by prefix.
 """
@@ -18,10 +19,16 @@ from servers.monitoring import alert_ops, prom_ops
 from servers.monitoring.prom_client import PrometheusClient
 from servers.monitoring.settings import MonitoringSettings
 from shared.toolkit import ServerKit
+from shared.watch import Watch
 
 __all__ = ["monitoring_surfaces"]
 
 READ = "monitoring:read"
+
+
+def _alert_set(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What counts as a change of `alerts://…`: which alerts are active, in which state, since when."""
+    return sorted((a["name"], a["state"], sorted(a["labels"].items()), a["active_since"]) for a in alerts)
 
 
 def monitoring_surfaces(
@@ -56,9 +63,14 @@ def monitoring_surfaces(
             "or queries (prom_query_range) would confirm it."
         )
 
-    @kit.resource("alerts://{endpoint}", "alerts", "Alerts now", permission=READ)
+    watch = Watch(
+        uris=lambda: [f"alerts://{name}" for name in settings.endpoints], every_s=settings.alerts_watch_s
+    )
+
+    @kit.resource("alerts://{endpoint}", "alerts", "Alerts now", permission=READ, watch=watch)
     async def alerts(endpoint: str) -> list[dict[str, Any]]:
-        """The alerts firing or pending on one Prometheus endpoint (a name from prom_endpoints), now."""
+        """The alerts firing or pending on one Prometheus endpoint (a name from prom_endpoints), now.
+        Subscribable: a listening client is told when they change."""
         found = await alert_ops.active_alerts(client_for(endpoint), state=None, now=time.time())
         return [a.model_dump(mode="json") for a in found[: kit.budget.max_items * 10]]
 

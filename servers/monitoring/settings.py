@@ -148,6 +148,12 @@ class MonitoringSettings(BaseModel):
         default=None, description="Where the silences this server created are recorded (else memory)"
     )
     group_alerts_shown: int = Field(default=10, ge=1, le=100, description="Alerts listed per alert group")
+    alerts_watch_s: float = Field(
+        default=15,
+        ge=0.5,
+        le=3600,
+        description="How often alerts://{endpoint} is re-read while a client listens",
+    )
     slos: dict[str, SloObjective] = Field(default_factory=dict, description="SLOs slo_status reports on")
     rollout_checks: dict[str, RolloutCheck] = Field(
         default_factory=dict, description="Named conditions rollout_verify watches"

@@ -63,8 +63,10 @@ NOT_APPLICABLE: dict[str, str] = {
     "resources-read-text": "reads the reference server's test:// resources; ours are scan://, plan://, …",
     "resources-read-binary": "reads the reference server's test:// resources; ours are scan://, plan://, …",
     "resources-templates-read": "reads the reference server's test:// template; ours are scan://, plan://, …",
-    "resources-subscribe": "subscribes to a reference test:// resource; ours are not subscribable",
-    "resources-unsubscribe": "unsubscribes from a reference test:// resource; ours are not subscribable",
+    "resources-subscribe": "2025 resources/subscribe to a reference test:// resource; ours (alerts://) "
+    "is subscribable over 2026-07-28 subscriptions/listen only",
+    "resources-unsubscribe": "2025 resources/unsubscribe from a reference test:// resource; ours "
+    "(alerts://) is subscribable over 2026-07-28 subscriptions/listen only",
     "prompts-get-simple": "gets the reference server's test_* prompts by name; ours are runbooks",
     "prompts-get-with-args": "gets the reference server's test_* prompts by name; ours are runbooks",
     "prompts-get-embedded-resource": "gets the reference server's test_* prompts by name; ours are runbooks",
