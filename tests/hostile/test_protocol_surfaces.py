@@ -184,6 +184,10 @@ async def test_resources_prompts_and_completions_never_show_another_callers_work
                 with pytest.raises(MCPError) as denied:
                     await call()
                 assert "needs permission 'scan:run'" in str(denied.value)
+        for uri in (f"scan://{scan_id}/sarif", f"scan://{scan_id}/sbom", "alerts://local"):
+            with attempt("surfaces", f"a listen stream to learn when {uri} changes"), pytest.raises(MCPError):
+                async with bob.listen(resource_subscriptions=[uri]):
+                    pass  # nothing on this server is watched: every listen for resources is refused
         for uri in (
             f"scan://{scan_id}/../../etc/passwd",
             "scan://%2e%2e/sarif",
