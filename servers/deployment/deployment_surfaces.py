@@ -2,7 +2,8 @@
 
 Prompts (slash commands in hosts): `deploy_review(manifest, namespace)` and
 `rollout_check(deployment, namespace)` — short runbooks naming the tools to use. Resources: a
-plan you made (`plan://{plan_id}`: what it would do, its hash, read without using it up) and a
+plan you made (`plan://{plan_id}`: what it would do, its hash, read without using it up; and
+`plan://{plan_id}/manifests`: the YAML it would send, a chart's rendered stream included) and a
 pod's log (`k8s://{namespace}/pods/{pod}/logs`). Completions: namespaces (the policy's allowlist,
 or the live ones when it allows any), and the Deployments and pods of the namespace already chosen.
 """
@@ -13,17 +14,31 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import anyio.to_thread
+import yaml
 from pydantic import Field
 
 from servers.deployment.k8s_ops import KubeOps
 from servers.deployment.plan_ops import PlanStorage
 from shared.calls import current_identity
 from shared.errors import NotFound
+from shared.redaction import redact_data
+from shared.safe_yaml import load_documents
 from shared.toolkit import ServerKit
 
 __all__ = ["deployment_surfaces"]
 
 READ = "deployment:read"
+
+
+def manifests_of(bodies: tuple[dict[str, Any], ...]) -> str:
+    """A plan's payload as the YAML stream it sends: a chart's rendered stream, a k8s plan's objects,
+    anything else (a Compose model, a drain) as stored — each document through the structured
+    redaction, so a Secret's values show as their length and hash whatever its keys are called."""
+    if len(bodies) == 1 and isinstance(bodies[0].get("rendered"), str):
+        documents = [d for d in load_documents(str(bodies[0]["rendered"])) if d is not None]
+    else:
+        documents = [b["body"] if isinstance(b.get("body"), dict) else b for b in bodies]
+    return yaml.safe_dump_all([redact_data(d) for d in documents], sort_keys=False)
 
 
 def deployment_surfaces(kit: ServerKit, kube: KubeOps, stores: Mapping[str, PlanStorage]) -> None:
@@ -74,6 +89,22 @@ def deployment_surfaces(kit: ServerKit, kube: KubeOps, stores: Mapping[str, Plan
                 continue
             head = f"{kind} plan {found.plan_id} (sha256 {found.sha256}) on {found.context}"
             return f"{head}\n{found.preview.summary}".rstrip() + "\n"
+        raise NotFound(f"plan {plan_id[:40]!r} is unknown, used or expired; plan again")
+
+    @kit.resource(
+        "plan://{plan_id}/manifests", "plan_manifests", "What a plan sends", permission=READ,
+        mime_type="application/yaml",
+    )  # fmt: skip
+    def plan_manifests(plan_id: str) -> str:
+        """The manifests one of your plans would send, as YAML: a helm_plan's rendered chart (hooks
+        included) exactly as helm_apply installs it, or a k8s_plan's objects. Secrets redacted."""
+        owner = current_identity().subject
+        for store in stores.values():
+            try:
+                found = store.peek(plan_id, owner=owner)
+            except NotFound:
+                continue
+            return manifests_of(found.bodies)
         raise NotFound(f"plan {plan_id[:40]!r} is unknown, used or expired; plan again")
 
     @kit.resource(

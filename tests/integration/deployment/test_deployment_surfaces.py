@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+import yaml
 from mcp.shared.exceptions import MCPError
 from mcp_types import PromptReference, ResourceTemplateReference, TextResourceContents
 
@@ -42,10 +43,16 @@ async def test_a_plan_resource_shows_the_plan_and_leaves_it_usable(
             await client.call_tool("k8s_plan", {"manifests": deployment_yaml(), "namespace": namespace})
         )
         shown = text_of(await client.read_resource(f"plan://{plan['plan_id']}"))
+        sent = yaml.safe_load(text_of(await client.read_resource(f"plan://{plan['plan_id']}/manifests")))
         applied = data(await client.call_tool("k8s_apply", {"plan_id": plan["plan_id"]}))
         with pytest.raises(MCPError) as used:
             await client.read_resource(f"plan://{plan['plan_id']}")
     assert plan["sha256"] in shown and f"create Deployment {namespace}/web" in shown
+    assert (sent["kind"], sent["metadata"]["name"], sent["metadata"]["namespace"]) == (
+        "Deployment",
+        "web",
+        namespace,
+    )
     assert applied["sha256"] == plan["sha256"]
     assert "unknown, used or expired" in str(used.value)
 

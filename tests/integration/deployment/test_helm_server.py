@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from tests.integration.deployment.helm_charts import (
@@ -68,6 +69,10 @@ async def test_plan_apply_upgrade_rollback_uninstall(
         }
         with pytest.raises(k8s.ApiException):
             apps.read_namespaced_deployment("shop", namespace)  # a plan changes nothing
+        (rendered,) = (await client.read_resource(f"plan://{plan['plan_id']}/manifests")).contents
+        documents = [d for d in yaml.safe_load_all(getattr(rendered, "text", "")) if d]
+        assert {d["kind"] for d in documents} == {"ConfigMap", "Deployment"}  # the chart as rendered
+        assert next(d for d in documents if d["kind"] == "Deployment")["spec"]["replicas"] == 2
 
         chart.joinpath("templates", "configmap.yaml").write_text(
             "this is not yaml: ["
