@@ -1,5 +1,6 @@
 """The TypeScript SDK as a second, independent client over stdio, SSE and streamable HTTP: list
-tools, call one read-only tool per server, validate the structured result against its output schema."""
+tools, call one read-only tool per server, validate the structured result against its output schema;
+and get a prompt, read a resource (an MCP Apps view) and complete an argument."""
 
 from __future__ import annotations
 
@@ -29,14 +30,16 @@ TIMEOUT_S = 120.0
 SCRIPT = CLIENT_DIR / "check_server.mjs"
 
 
-async def run_ts_client(spec: dict[str, Any], tmp_path: Path) -> tuple[int, list[dict[str, Any]], str]:
-    """Run check_server.mjs with Node 22 on `spec`; returns (status, per-target reports, stderr)."""
+async def run_ts_client(
+    spec: dict[str, Any], tmp_path: Path, script: Path = SCRIPT
+) -> tuple[int, list[dict[str, Any]], str]:
+    """Run a client script (check_server.mjs) with Node 22 on `spec`; (status, per-target reports, stderr)."""
     node = node_tool("node")
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     with anyio.fail_after(TIMEOUT_S):
         proc = await anyio.run_process(
-            [str(node), str(SCRIPT), str(spec_file)], env=node_env(), cwd=CLIENT_DIR, check=False
+            [str(node), str(script), str(spec_file)], env=node_env(), cwd=CLIENT_DIR, check=False
         )
     stderr = proc.stderr.decode(errors="replace")
     try:
@@ -75,6 +78,46 @@ async def test_typescript_client_over_stdio_sse_and_streamable_http(server: str,
         assert call.tool in report["tools"] and report["readOnlyHint"] is True
         assert report["schemaValid"] is True
         call.check(report["structuredContent"])
+
+
+async def test_typescript_client_gets_prompts_resources_and_completions(tmp_path: Path) -> None:
+    config = suite_config(tmp_path)
+    config["monitoring"] = {
+        "endpoints": {"local": {"url": "http://127.0.0.1:9"}, "lab": {"url": "http://127.0.0.1:9"}}
+    }
+    for folder in ("http", "stdio"):
+        (tmp_path / folder).mkdir()
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            Connector("http", tmp_path / "http").serve("monitoring", config)
+        )
+        stdio = await stack.enter_async_context(
+            Connector("stdio", tmp_path / "stdio").serve("monitoring", config)
+        )
+        spec = {
+            "prompt": {"name": "incident_triage", "arguments": {"service": "checkout"}},
+            "resource": "ui://monitoring/range_chart.html",
+            "complete": {
+                "ref": {"type": "ref/resource", "uri": "alerts://{endpoint}"},
+                "argument": {"name": "endpoint", "value": "lo"},
+            },
+            "targets": [
+                {"transport": "stdio", "command": stdio_command("monitoring", stdio.config_file)[0],
+                 "args": stdio_command("monitoring", stdio.config_file)[1:], "env": stdio_env()},
+                {"transport": "http", "url": http.url},
+            ],
+        }  # fmt: skip
+        status, reports, stderr = await run_ts_client(spec, tmp_path, CLIENT_DIR / "check_surfaces.mjs")
+    failed = [r for r in reports if not r.get("ok")]
+    assert status == 0 and not failed, json.dumps(failed, indent=2)[:4000] + "\n" + stderr[-2000:]
+    for report in reports:
+        assert {"incident_triage", "alert_explain"} <= set(report["prompts"])
+        assert "checkout" in report["promptText"] and "prom_query" in report["promptText"]
+        assert "ui://monitoring/range_chart.html" in report["resources"]
+        assert "alerts://{endpoint}" in report["templates"]
+        assert report["resourceMimeType"] == "text/html;profile=mcp-app"
+        assert "Content-Security-Policy" in report["resourceText"]
+        assert report["completions"] == ["local"]
 
 
 async def test_the_schema_validator_used_by_the_client_rejects_a_mismatch() -> None:
