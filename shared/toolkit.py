@@ -16,6 +16,11 @@ A tool is an `async def`, or a plain `def` for blocking clients (docker, kuberne
 that one in a worker thread. Every call then passes the guard (identity, permission, quota, audit)
 and every result the pipeline (`shared.results`: redaction, output budget, text); an exception is
 mapped by its class. `page(items)` (`shared.paging`) pages with a cursor bound to this very call.
+
+The kit is also the one place that registers what a server offers beside tools — resources
+(subscribable with `watch=`), prompts, completions, MCP Apps views — and asks the person before a
+write (`shared.confirm`); so it runs past 400 lines, each of them one of those registrations or
+the tool wrapper they share.
 """
 
 from __future__ import annotations
