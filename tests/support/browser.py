@@ -20,8 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from mcp import Client
+from mcp_types import TextResourceContents
 from PIL import Image
 
+from shared.views import APP_MIME_TYPE
 from tests.support.services import require_program
 
 FLAGS = [
@@ -62,6 +65,19 @@ def _pixels(png: Path) -> list[tuple[int, ...]]:
     with Image.open(png) as image:
         raw = image.convert("RGB").tobytes()
     return [tuple(raw[i : i + 3]) for i in range(0, len(raw), 3)]
+
+
+async def view_of(client: Client, tool: str) -> str:
+    """The `ui://` document the tool names in `_meta.ui.resourceUri`, read like a host reads it."""
+    listed = {t.name: t for t in (await client.list_tools()).tools}
+    uri = (listed[tool].meta or {})["ui"]["resourceUri"]
+    (content,) = (await client.read_resource(uri)).contents
+    assert isinstance(content, TextResourceContents) and content.mime_type == APP_MIME_TYPE
+    return content.text
+
+
+def wire(result: Any) -> dict[str, Any]:
+    return dict(result.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def host_script(result: dict[str, Any] | None) -> str:

@@ -10,8 +10,7 @@ from kubernetes import client as k8s
 from tests.integration.deployment.k8s_cluster import KubeCluster
 from tests.integration.deployment.sessions import deployment_session
 from tests.integration.deployment.test_k8s_server import config, deployment_yaml, plan_and_apply
-from tests.integration.monitoring.test_views import view_of, wire
-from tests.support.browser import render_view
+from tests.support.browser import render_view, view_of, wire
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

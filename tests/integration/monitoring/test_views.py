@@ -4,33 +4,16 @@ real `prom_query_range` result in headless Chromium; it loads nothing from outsi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mcp import Client
-from mcp_types import TextResourceContents
 
-from shared.views import APP_MIME_TYPE
 from tests.integration.monitoring.calls import session, suite_config
 from tests.integration.monitoring.prom_stack import PromStack
-from tests.support.browser import outside_loads, render_view, request_counter
+from tests.support.browser import outside_loads, render_view, request_counter, view_of, wire
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 SERIES_BLUE = "#1565c0"  # the first series' colour
-
-
-async def view_of(client: Client, tool: str) -> str:
-    """The `ui://` document the tool names in `_meta.ui.resourceUri`, read like a host reads it."""
-    listed = {t.name: t for t in (await client.list_tools()).tools}
-    uri = (listed[tool].meta or {})["ui"]["resourceUri"]
-    (content,) = (await client.read_resource(uri)).contents
-    assert isinstance(content, TextResourceContents) and content.mime_type == APP_MIME_TYPE
-    return content.text
-
-
-def wire(result: Any) -> dict[str, Any]:
-    return dict(result.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 async def test_the_chart_draws_a_real_range_query(prom_stack: PromStack, tmp_path: Path) -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.integration.monitoring.test_views import view_of, wire
 from tests.integration.security_scan.test_sarif_export import _config
-from tests.support.browser import render_view
+from tests.support.browser import render_view, view_of, wire
 from tests.support.connect import Connector
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
