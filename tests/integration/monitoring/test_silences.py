@@ -22,7 +22,6 @@ from servers.monitoring.settings import AlertmanagerEndpoint
 from shared.auth import hash_api_key
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.ownership import OwnershipLedger
-from shared.policy_settings import PERMISSIONS
 from tests.integration.monitoring.calls import call, error_of, session, suite_config
 from tests.integration.monitoring.prom_stack import PromStack
 from tests.support.connect import Connector
@@ -245,10 +244,6 @@ async def test_a_silence_made_elsewhere_is_only_an_admins(
 API_KEYS = {"alice": "cmk_alice_key_0123456789", "bob": "cmk_bob_key_0123456789abc"}
 
 
-@pytest.mark.skipif(
-    "monitoring:write" not in PERMISSIONS,
-    reason="shared.policy_settings does not define monitoring:write yet (proposed with this change)",
-)
 async def test_two_operators_over_http(tmp_path: Path, prom_stack: PromStack) -> None:
     """The default operator role creates silences; each operator expires only their own."""
     config = write_config(prom_stack, role="viewer")
