@@ -49,12 +49,18 @@ class ListeningBus(InMemorySubscriptionBus):
     def __init__(self) -> None:
         super().__init__()
         self.listeners = 0
-        self.started = anyio.Event()  # set when a listener arrives; the loop takes its baseline then
+        self._arrived = anyio.Event()
+
+    async def listened(self) -> None:
+        """Return once at least one client listens (at once if one does)."""
+        while self.listeners == 0:
+            self._arrived = anyio.Event()
+            await self._arrived.wait()
 
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
         unsubscribe = super().subscribe(listener)
         self.listeners += 1
-        self.started.set()
+        self._arrived.set()
         done = False
 
         def leave() -> None:
@@ -87,9 +93,8 @@ async def watch_loop(bus: ListeningBus, watched: list[Watched]) -> None:
     seen: dict[str, str] = {}
     while True:
         if bus.listeners == 0:
-            seen.clear()
-            bus.started = anyio.Event()
-            await bus.started.wait()  # nobody listens: read nothing until someone does
+            seen.clear()  # nobody listens: read nothing until someone does, then take a new baseline
+            await bus.listened()
         for item in watched:
             for uri in item.watch.uris():
                 now = await _read(item, uri)

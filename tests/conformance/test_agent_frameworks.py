@@ -9,7 +9,6 @@ their MCP SDK pins differ from ours. tests/conformance/agent_clients.py runs ins
 from __future__ import annotations
 
 import json
-import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 
 from tests.conformance.targets import READ_CALLS, SERVER_NAMES, SETUP_HINT, stdio_env, suite_config
 from tests.support.connect import REPO, Connector
-from tests.support.services import unavailable
+from tests.support.services import cache_dir, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 
@@ -32,7 +31,7 @@ VENVS = {
 
 
 def venv_python(name: str) -> Path:
-    cache = Path(os.environ.get("CODE_MCP_CACHE") or Path.home() / ".cache" / "code-mcp")
+    cache = cache_dir()
     python = cache / name / "bin" / "python"
     if not python.is_file():
         unavailable(f"{python} is missing ({SETUP_HINT})")

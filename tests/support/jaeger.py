@@ -4,7 +4,6 @@ read back through its query API, so a test sees exactly what an operator's colle
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.services import free_port, stop_process, unavailable, wait_until
+from tests.support.services import cache_dir, free_port, stop_process, unavailable, wait_until
 
 VERSION = "v1.75.0"
 
@@ -105,7 +104,7 @@ class Jaeger:
 
 
 def jaeger_binary() -> Path:
-    cache = Path(os.environ.get("CODE_MCP_CACHE", Path.home() / ".cache" / "code-mcp"))
+    cache = cache_dir()
     binary = cache / "jaeger" / VERSION / "bin" / "jaeger"
     if not binary.is_file():
         unavailable(f"jaeger {VERSION} is not built (run scripts/setup.d/67-jaeger.sh)")

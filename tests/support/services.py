@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 
 
+def cache_dir() -> Path:
+    """Where setup caches slow builds and downloads: `$CODE_MCP_CACHE`, else ~/.cache/code-mcp."""
+    return Path(os.environ.get("CODE_MCP_CACHE") or Path.home() / ".cache" / "code-mcp")
+
+
 def services_required() -> bool:
     return os.environ.get("CODE_REQUIRE_SERVICES") == "1"
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.services import free_port, unavailable
+from tests.support.services import cache_dir, free_port, unavailable
 
 HELM_VERSION = "v4.3.2"
 
@@ -74,7 +73,7 @@ spec:
 
 
 def helm_binary() -> Path:
-    cache = Path(os.environ.get("CODE_MCP_CACHE", Path.home() / ".cache" / "code-mcp"))
+    cache = cache_dir()
     binary = cache / "helm" / HELM_VERSION / "bin" / "helm"
     if not binary.is_file():
         unavailable(f"helm {HELM_VERSION} is not built ({binary}): run scripts/setup.d/65-helm-compose.sh")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.services import unavailable
+from tests.support.services import cache_dir, unavailable
 
 ROOT = Path(__file__).resolve().parents[3]
 START = ROOT / "scripts" / "k8s" / "start.sh"
@@ -33,7 +33,7 @@ class KubeCluster:
 
 
 def k8s_bin() -> Path:
-    cache = Path(os.environ.get("CODE_MCP_CACHE", Path.home() / ".cache" / "code-mcp"))
+    cache = cache_dir()
     version = os.environ.get("K8S_VERSION", "v1.34.4")
     return Path(os.environ.get("K8S_BIN", cache / "k8s" / version / "bin"))
 

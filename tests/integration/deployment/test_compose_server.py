@@ -3,7 +3,6 @@ module: plan → up (progress per service) → ps → logs → re-plan → down,
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from tests.integration.deployment.docker_engine import DockerEngine
 from tests.integration.deployment.sessions import data, deployment_session, error_text
 from tests.support.pages import rows
-from tests.support.services import unavailable
+from tests.support.services import cache_dir, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -30,7 +29,7 @@ PROJECT = """services:
 
 
 def compose_binary() -> Path:
-    cache = Path(os.environ.get("CODE_MCP_CACHE", Path.home() / ".cache" / "code-mcp"))
+    cache = cache_dir()
     binary = cache / "compose" / "v5.6.0" / "bin" / "docker-compose"
     if not binary.is_file():
         unavailable(f"docker compose v5.6.0 is not built ({binary}): run scripts/setup.d/65-helm-compose.sh")

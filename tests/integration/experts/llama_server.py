@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import free_port, stop_process, unavailable
+from tests.support.services import cache_dir, free_port, stop_process, unavailable
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2"
@@ -40,10 +40,6 @@ class LlamaServer:
     model: str
     log: Path
     ready_s: float  # from spawn to the first answer of GET /v1/models
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CODE_MCP_CACHE") or Path.home() / ".cache" / "code-mcp")
 
 
 def node_folder() -> Path:

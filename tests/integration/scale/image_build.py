@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 import docker
 
 from tests.integration.deployment.docker_engine import docker_engine
-from tests.support.services import unavailable
+from tests.support.services import cache_dir, unavailable
 
 REPO = Path(__file__).resolve().parents[3]
 RUST_BASE_DOCKERFILE = Path(__file__).with_name("rust-base.Dockerfile")
@@ -37,10 +36,6 @@ class BuiltImage:
     client: docker.DockerClient
     tag: str
     log: str
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CODE_MCP_CACHE") or Path.home() / ".cache" / "code-mcp")
 
 
 def build(client: docker.DockerClient, *, path: Path, tag: str, dockerfile: str, args: dict[str, str]) -> str:

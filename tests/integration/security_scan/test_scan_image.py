@@ -14,9 +14,9 @@ import pytest
 from servers.security_scan.scan_ops import ScanEngine
 from servers.security_scan.settings import SecurityScanSettings
 from tests.integration.deployment.docker_engine import DockerEngine, docker_engine
-from tests.integration.scale.image_build import build, cache_dir, import_base
+from tests.integration.scale.image_build import build, import_base
 from tests.integration.security_scan.osv_server import build_export
-from tests.support.services import unavailable
+from tests.support.services import cache_dir, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 AWS = "AKIA" + "IOSFODNN7EXAMPLE"
