@@ -30,16 +30,14 @@ TIMEOUT_S = 120.0
 SCRIPT = CLIENT_DIR / "check_server.mjs"
 
 
-async def run_ts_client(
-    spec: dict[str, Any], tmp_path: Path, script: Path = SCRIPT
-) -> tuple[int, list[dict[str, Any]], str]:
-    """Run a client script (check_server.mjs) with Node 22 on `spec`; (status, per-target reports, stderr)."""
+async def run_ts_client(spec: dict[str, Any], tmp_path: Path) -> tuple[int, list[dict[str, Any]], str]:
+    """Run check_server.mjs with Node 22 on `spec`; returns (status, per-target reports, stderr)."""
     node = node_tool("node")
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     with anyio.fail_after(TIMEOUT_S):
         proc = await anyio.run_process(
-            [str(node), str(script), str(spec_file)], env=node_env(), cwd=CLIENT_DIR, check=False
+            [str(node), str(SCRIPT), str(spec_file)], env=node_env(), cwd=CLIENT_DIR, check=False
         )
     stderr = proc.stderr.decode(errors="replace")
     try:
@@ -95,11 +93,13 @@ async def test_typescript_client_gets_prompts_resources_and_completions(tmp_path
             Connector("stdio", tmp_path / "stdio").serve("monitoring", config)
         )
         spec = {
-            "prompt": {"name": "incident_triage", "arguments": {"service": "checkout"}},
-            "resource": "ui://monitoring/range_chart.html",
-            "complete": {
-                "ref": {"type": "ref/resource", "uri": "alerts://{endpoint}"},
-                "argument": {"name": "endpoint", "value": "lo"},
+            "surfaces": {
+                "prompt": {"name": "incident_triage", "arguments": {"service": "checkout"}},
+                "resource": "ui://monitoring/range_chart.html",
+                "complete": {
+                    "ref": {"type": "ref/resource", "uri": "alerts://{endpoint}"},
+                    "argument": {"name": "endpoint", "value": "lo"},
+                },
             },
             "targets": [
                 {"transport": "stdio", "command": stdio_command("monitoring", stdio.config_file)[0],
@@ -107,7 +107,7 @@ async def test_typescript_client_gets_prompts_resources_and_completions(tmp_path
                 {"transport": "http", "url": http.url},
             ],
         }  # fmt: skip
-        status, reports, stderr = await run_ts_client(spec, tmp_path, CLIENT_DIR / "check_surfaces.mjs")
+        status, reports, stderr = await run_ts_client(spec, tmp_path)
     failed = [r for r in reports if not r.get("ok")]
     assert status == 0 and not failed, json.dumps(failed, indent=2)[:4000] + "\n" + stderr[-2000:]
     for report in reports:

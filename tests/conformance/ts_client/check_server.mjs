@@ -10,6 +10,12 @@
 // For each target: connect, list tools, call the read-only tool, and validate its structured result
 // against the tool's output schema (with the SDK's own Ajv validator, independently of the SDK's
 // built-in check in callTool). Prints one JSON report on stdout; exit status 1 if any target failed.
+//
+// A spec with "surfaces" instead of "tool" checks what a server offers beside tools:
+//   {"surfaces": {"prompt": {"name", "arguments"}, "resource": "ui://…", "complete": {"ref", "argument"}},
+//    "targets": [...]}
+// lists and gets the prompt, lists resources and resource templates and reads the resource, asks for
+// the completion.
 import { readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -38,12 +44,7 @@ function transportFor(target) {
   }
 }
 
-async function check(target) {
-  const report = { transport: target.transport, ok: false };
-  const client = new Client({ name: "code-conformance-ts-client", version: "1.0.0" });
-  try {
-    await client.connect(transportFor(target));
-    report.serverName = client.getServerVersion()?.name;
+async function checkTool(client, report) {
     const { tools } = await client.listTools();
     report.tools = tools.map((t) => t.name);
     const tool = tools.find((t) => t.name === spec.tool);
@@ -56,7 +57,29 @@ async function check(target) {
     report.schemaValid = verdict.valid;
     report.schemaErrors = verdict.valid ? null : verdict.errorMessage;
     report.structuredContent = result.structuredContent;
-    report.ok = verdict.valid === true;
+    return verdict.valid === true;
+}
+
+async function checkSurfaces(client, report, surfaces) {
+    report.prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+    const prompt = await client.getPrompt(surfaces.prompt);
+    report.promptText = prompt.messages.map((m) => m.content?.text ?? "").join("\n");
+    report.resources = (await client.listResources()).resources.map((r) => r.uri);
+    report.templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    const read = await client.readResource({ uri: surfaces.resource });
+    report.resourceMimeType = read.contents[0]?.mimeType;
+    report.resourceText = read.contents[0]?.text ?? "";
+    report.completions = (await client.complete(surfaces.complete)).completion.values;
+    return true;
+}
+
+async function check(target) {
+  const report = { transport: target.transport, ok: false };
+  const client = new Client({ name: "code-conformance-ts-client", version: "1.0.0" });
+  try {
+    await client.connect(transportFor(target));
+    report.serverName = client.getServerVersion()?.name;
+    report.ok = spec.surfaces ? await checkSurfaces(client, report, spec.surfaces) : await checkTool(client, report);
   } catch (error) {
     report.error = String(error?.stack || error);
   } finally {
