@@ -143,6 +143,27 @@ async def test_live_values_do_not_leave_through_a_plan_diff(
     assert "rotated 0" in everything(result)  # the diff still shows what changes
 
 
+async def test_planned_values_do_not_leave_through_the_plan_manifests_resource(
+    admin: Client, secret_namespace: tuple[str, k8s.ApiClient], attempt: Attempt
+) -> None:
+    namespace, _ = secret_namespace
+    planned = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "planned"}, "data": data_of(CASES)},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "planned"}, "stringData": data_of(CASES)},
+    ]
+    plan = await admin.call_tool(
+        "k8s_plan", {"manifests": "\n---\n".join(json.dumps(m) for m in planned), "namespace": namespace}
+    )
+    assert not plan.is_error, plan.content
+    plan_id = str((plan.structured_content or {})["plan_id"])
+    read = await admin.read_resource(f"plan://{plan_id}/manifests")
+    seen = " ".join(getattr(content, "text", "") for content in read.contents)
+    assert "kind: ConfigMap" in seen and "kind: Secret" in seen  # the manifests are there...
+    for case in CASES:
+        with attempt("redaction: plan://{id}/manifests", case.id):
+            assert case.secret not in seen, f"{case.id} leaked through the plan's manifests"
+
+
 async def test_container_output_and_labels_do_not_leave(
     admin: Client, engine: DockerEngine, attempt: Attempt
 ) -> None:
